@@ -1,0 +1,26 @@
+//! istio-store: the Raft-replicated event log at the centre of istio-rs.
+//!
+//! Every change in the mesh is a [`Command`] proposed to openraft, persisted in sled, and
+//! applied identically on every member, where it becomes one [`Event`] at one dense
+//! [`Revision`]. See `DESIGN.md` §2 and the crate modules:
+//!
+//! - [`types`]: keys, resources, txns, events, the openraft type config.
+//! - [`log_store`]: the Raft log on sled (group-committed flushes).
+//! - [`state_machine`]: resources, events, idempotency table, snapshots.
+//! - [`network`]: the peer transport over tonic, client and server.
+//! - [`node`]: [`StoreNode`], the handle the rest of istiod uses (writes with leader
+//!   forwarding, linearizable reads, watches, membership, compaction).
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod error;
+pub mod log_store;
+pub mod network;
+pub mod node;
+pub mod state_machine;
+pub mod types;
+
+pub use error::StoreError;
+pub use node::{ClusterMember, ClusterStatus, StoreConfig, StoreNode, WatchStream};
+pub use state_machine::AppliedState;
+pub use types::*;

@@ -1,0 +1,799 @@
+//! [`StoreNode`]: one member of the replicated event log, as the rest of istiod sees it.
+//!
+//! It owns the openraft `Raft` handle, the sled database and the peer transport, and offers:
+//! writes that are forwarded to the leader transparently (and retried safely thanks to the
+//! idempotency table), linearizable reads through ReadIndex (asked of the leader when this
+//! node is a follower), gap-free watches from any retained revision, membership changes,
+//! cluster status, and the leader's periodic compaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use istio_proto::raft::raft_service_server::{RaftService, RaftServiceServer};
+use istio_proto::raft::Payload;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, Raft, RaftMetrics, ServerState, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tonic::{Request, Status};
+
+use crate::codec::{decode, encode};
+use crate::error::StoreError;
+use crate::log_store::LogStore;
+use crate::network::{NetworkFactory, Peers, Rpc};
+use crate::state_machine::{AppliedState, Shared, StateMachine};
+use crate::types::*;
+
+/// How a member is configured. Addresses are the ones peers and clients should use.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// This member's id (unique in the cluster, > 0).
+    pub id: NodeId,
+    /// Where sled keeps the log and state.
+    pub data_dir: PathBuf,
+    /// Raft peer address (`--raft`).
+    pub raft_addr: String,
+    /// HTTP API address (`--http`), reported in cluster status.
+    pub http_addr: String,
+    /// gRPC address (`--grpc`), reported in cluster status.
+    pub grpc_addr: String,
+    /// Build a snapshot after this many log entries since the last one.
+    pub snapshot_logs: u64,
+    /// Log entries kept behind a snapshot (lagging followers catch up from them).
+    pub snapshot_keep_logs: u64,
+    /// Events retained before compaction folds them away.
+    pub retain_revisions: u64,
+    /// How long an idempotency key is remembered.
+    pub dedup_window: Duration,
+    /// Raft heartbeat interval.
+    pub heartbeat: Duration,
+    /// Raft election timeout range (min; max is twice this).
+    pub election_timeout: Duration,
+    /// How long a client request may wait for a leader / commit before it times out.
+    pub request_timeout: Duration,
+}
+
+impl StoreConfig {
+    /// Defaults for a member with the given id and data dir, on the dev loopback ports.
+    pub fn new(id: NodeId, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            id,
+            data_dir: data_dir.into(),
+            raft_addr: "127.0.0.1:15011".into(),
+            http_addr: "127.0.0.1:8080".into(),
+            grpc_addr: "127.0.0.1:15010".into(),
+            snapshot_logs: 10_000,
+            snapshot_keep_logs: 1_000,
+            retain_revisions: 100_000,
+            dedup_window: Duration::from_secs(600),
+            heartbeat: Duration::from_millis(100),
+            election_timeout: Duration::from_millis(500),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A member's own account of itself, served over the `Status` peer RPC.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemberStatus {
+    /// Member id.
+    pub id: NodeId,
+    /// Raft address.
+    pub raft_addr: String,
+    /// HTTP address.
+    pub http_addr: String,
+    /// gRPC address.
+    pub grpc_addr: String,
+    /// `leader`, `follower`, `candidate`, `learner` or `shutdown`.
+    pub role: String,
+    /// Current term.
+    pub term: u64,
+    /// Leader this member follows, if known.
+    pub leader: Option<NodeId>,
+    /// Last index in its log.
+    pub last_log_index: u64,
+    /// Highest commit index it knows of.
+    pub commit_index: u64,
+    /// Snapshot's last index.
+    pub snapshot_index: u64,
+    /// Highest purged log index.
+    pub purged_index: u64,
+    /// Applied state (index, revision, compaction point, hash).
+    pub applied: AppliedState,
+}
+
+/// One member as seen in the cluster status.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClusterMember {
+    /// Member id.
+    pub id: NodeId,
+    /// Raft address from the membership config.
+    pub raft_addr: String,
+    /// Voter (true) or learner.
+    pub voter: bool,
+    /// What it said about itself, if it answered.
+    pub status: Option<MemberStatus>,
+    /// Why it did not answer.
+    pub error: Option<String>,
+}
+
+/// The cluster as seen from one member.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// Member that produced this view.
+    pub reporter: NodeId,
+    /// Leader, if known.
+    pub leader: Option<NodeId>,
+    /// Reporter's term.
+    pub term: u64,
+    /// Every member of the membership config.
+    pub members: Vec<ClusterMember>,
+}
+
+/// Requests a follower forwards to the leader.
+#[derive(Debug, Serialize, Deserialize)]
+enum Forward {
+    Write(Command),
+    ReadIndex,
+    AddMember { id: NodeId, addr: String },
+    RemoveMember { id: NodeId },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum ForwardReply {
+    Write { response: Response, log_index: u64 },
+    ReadIndex(u64),
+    Done,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum ForwardError {
+    /// The receiver is not (or no longer) the leader; try again.
+    NotLeader,
+    /// A definitive failure, with its message.
+    Failed(String),
+}
+
+/// Events streamed by [`StoreNode::watch`]; ends with an error if the watch cannot continue.
+pub type WatchStream = mpsc::Receiver<Result<Event, StoreError>>;
+
+enum Attempt<T> {
+    Done(T),
+    Retry(String),
+}
+
+/// One member of the replicated event log.
+pub struct StoreNode {
+    cfg: StoreConfig,
+    raft: Raft<TypeConfig>,
+    sm: Arc<Shared>,
+    peers: Peers,
+    db: sled::Db,
+    known_commit: AtomicU64,
+    leader_changes: AtomicU64,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl StoreNode {
+    /// Opens the data dir and starts the Raft member (not yet part of any cluster unless the
+    /// data dir says so; see [`StoreNode::initialize`]).
+    pub async fn open(cfg: StoreConfig) -> Result<Arc<Self>, StoreError> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+            StoreError::Invalid(format!("cannot create data dir {}: {e}", cfg.data_dir.display()))
+        })?;
+        let db = sled::Config::new()
+            .path(cfg.data_dir.join("sled"))
+            .cache_capacity(256 << 20)
+            .flush_every_ms(Some(1000))
+            .open()?;
+        let log = LogStore::open(&db)?;
+        let sm = StateMachine::open(&db)?;
+        let shared = sm.shared();
+        let hb = cfg.heartbeat.as_millis() as u64;
+        let el = cfg.election_timeout.as_millis() as u64;
+        let raft_cfg = openraft::Config {
+            cluster_name: "istio-rs".into(),
+            heartbeat_interval: hb,
+            election_timeout_min: el,
+            election_timeout_max: el * 2,
+            install_snapshot_timeout: 5_000,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_logs.max(1)),
+            max_in_snapshot_log_to_keep: cfg.snapshot_keep_logs,
+            snapshot_max_chunk_size: 1 << 20,
+            max_payload_entries: 512,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| StoreError::Invalid(format!("raft config: {e}")))?;
+        let peers = Peers::default();
+        let net = NetworkFactory { peers: peers.clone() };
+        let raft = Raft::new(cfg.id, Arc::new(raft_cfg), net, log, sm)
+            .await
+            .map_err(|e| StoreError::Raft(e.to_string()))?;
+        let node = Arc::new(Self {
+            cfg,
+            raft,
+            sm: shared,
+            peers,
+            db,
+            known_commit: AtomicU64::new(0),
+            leader_changes: AtomicU64::new(0),
+        });
+        tokio::spawn(Self::observe(Arc::downgrade(&node), node.raft.metrics()));
+        tokio::spawn(Self::compactor(Arc::downgrade(&node)));
+        Ok(node)
+    }
+
+    /// Counts leader changes and logs role transitions.
+    async fn observe(
+        node: std::sync::Weak<Self>,
+        mut rx: watch::Receiver<RaftMetrics<NodeId, Node>>,
+    ) {
+        let mut last: Option<(Option<NodeId>, ServerState)> = None;
+        loop {
+            let cur = {
+                let m = rx.borrow_and_update();
+                (m.current_leader, m.state)
+            };
+            if let Some(prev) = last {
+                if prev.0 != cur.0 {
+                    let Some(n) = node.upgrade() else { return };
+                    if cur.0.is_some() {
+                        n.leader_changes.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tracing::info!(leader = ?cur.0, state = ?cur.1, "leader changed");
+                }
+            }
+            last = Some(cur);
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// On the leader: proposes compaction when more than `retain_revisions` events are
+    /// retained, and forgets idempotency keys older than `dedup_window`.
+    async fn compactor(node: std::sync::Weak<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_dedup_prune = Instant::now();
+        loop {
+            tick.tick().await;
+            let Some(n) = node.upgrade() else { return };
+            if !n.is_leader() {
+                continue;
+            }
+            let st = n.sm.applied_state();
+            let excess = st.revision.saturating_sub(st.compact_revision + n.cfg.retain_revisions);
+            let prune = last_dedup_prune.elapsed() > n.cfg.dedup_window / 10;
+            if excess == 0 && !prune {
+                continue;
+            }
+            let cmd = Command {
+                request_id: format!("compact-{}-{}", n.cfg.id, rand::random::<u64>()),
+                actor: "system:compactor".into(),
+                time_ms: now_ms(),
+                verb: "compact".into(),
+                op: CommandOp::Compact {
+                    revision: st.revision.saturating_sub(n.cfg.retain_revisions),
+                    dedup_before_ms: now_ms() - n.cfg.dedup_window.as_millis() as i64,
+                },
+            };
+            match n.raft.client_write(cmd).await {
+                Ok(_) => last_dedup_prune = Instant::now(),
+                Err(e) => tracing::debug!(error = %e, "compaction not proposed"),
+            }
+        }
+    }
+
+    /// This member's configuration.
+    pub fn config(&self) -> &StoreConfig {
+        &self.cfg
+    }
+
+    /// The openraft handle (for metrics and tests).
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
+    }
+
+    /// The applied-state reader.
+    pub fn state(&self) -> &Arc<Shared> {
+        &self.sm
+    }
+
+    /// Number of times a new leader was observed.
+    pub fn leader_changes(&self) -> u64 {
+        self.leader_changes.load(Ordering::Relaxed)
+    }
+
+    /// Whether this member currently believes it is the leader.
+    pub fn is_leader(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.state == ServerState::Leader
+    }
+
+    /// Whether the raft log/state are initialized (this member belongs to a cluster).
+    pub async fn is_initialized(&self) -> Result<bool, StoreError> {
+        self.raft.is_initialized().await.map_err(|e| StoreError::Raft(e.to_string()))
+    }
+
+    /// Forms a cluster of `members` (id → raft address). Every founding member may call it
+    /// with the same map; a member that already has state ignores it.
+    pub async fn initialize(&self, members: BTreeMap<NodeId, String>) -> Result<(), StoreError> {
+        if self.is_initialized().await? {
+            return Ok(());
+        }
+        let nodes: BTreeMap<NodeId, Node> =
+            members.into_iter().map(|(id, addr)| (id, Node { addr })).collect();
+        match self.raft.initialize(nodes).await {
+            Ok(()) => Ok(()),
+            Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(StoreError::Membership(e.to_string())),
+        }
+    }
+
+    /// Ready: a member of a cluster that has a leader, and not far behind its commit index.
+    pub fn is_ready(&self) -> bool {
+        let m = self.raft.metrics().borrow().clone();
+        let member = m.membership_config.membership().get_node(&self.cfg.id).is_some();
+        let applied = m.last_applied.map_or(0, |l| l.index);
+        let commit = self.known_commit.load(Ordering::Relaxed);
+        member
+            && m.current_leader.is_some()
+            && m.running_state.is_ok()
+            && (m.state == ServerState::Leader || applied + 1000 >= commit)
+    }
+
+    /// This member's status.
+    pub fn local_status(&self) -> MemberStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let voter = m.membership_config.membership().voter_ids().any(|v| v == self.cfg.id);
+        let role = match m.state {
+            ServerState::Leader => "leader",
+            ServerState::Candidate => "candidate",
+            ServerState::Follower if voter => "follower",
+            ServerState::Follower | ServerState::Learner => "learner",
+            ServerState::Shutdown => "shutdown",
+        };
+        let applied = self.sm.applied_state();
+        let commit = if m.state == ServerState::Leader {
+            applied.applied_index
+        } else {
+            self.known_commit.load(Ordering::Relaxed).max(applied.applied_index)
+        };
+        MemberStatus {
+            id: self.cfg.id,
+            raft_addr: self.cfg.raft_addr.clone(),
+            http_addr: self.cfg.http_addr.clone(),
+            grpc_addr: self.cfg.grpc_addr.clone(),
+            role: role.into(),
+            term: m.current_term,
+            leader: m.current_leader,
+            last_log_index: m.last_log_index.unwrap_or(0),
+            commit_index: commit,
+            snapshot_index: m.snapshot.map_or(0, |l| l.index),
+            purged_index: m.purged.map_or(0, |l| l.index),
+            applied,
+        }
+    }
+
+    /// Every member's status, asked of each member directly (1 s timeout each).
+    pub async fn cluster_status(&self) -> ClusterStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership().clone();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let asks = membership.nodes().map(|(id, node)| {
+            let (id, addr) = (*id, node.addr.clone());
+            let voter = voters.contains(&id);
+            async move {
+                let res = if id == self.cfg.id {
+                    Ok(self.local_status())
+                } else {
+                    self.peers
+                        .call::<_, MemberStatus>(id, &addr, Rpc::Status, &(), Duration::from_secs(1))
+                        .await
+                };
+                let (status, error) = match res {
+                    Ok(s) => (Some(s), None),
+                    Err(e) => (None, Some(e.to_string())),
+                };
+                ClusterMember { id, raft_addr: addr, voter, status, error }
+            }
+        });
+        let members = futures::future::join_all(asks).await;
+        ClusterStatus { reporter: self.cfg.id, leader: m.current_leader, term: m.current_term, members }
+    }
+
+    /// Waits (until `deadline`) for a known leader; returns its id and raft address.
+    async fn leader(&self, deadline: Instant) -> Result<(NodeId, String), StoreError> {
+        let mut rx = self.raft.metrics();
+        loop {
+            {
+                let m = rx.borrow_and_update();
+                if let Some(l) = m.current_leader {
+                    if let Some(n) = m.membership_config.membership().get_node(&l) {
+                        return Ok((l, n.addr.clone()));
+                    }
+                }
+                if m.running_state.is_err() || m.state == ServerState::Shutdown {
+                    return Err(StoreError::Raft("this member has stopped".into()));
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::NoLeader(format!(
+                    "none elected within {:?}",
+                    self.cfg.request_timeout
+                )));
+            }
+            let _ = tokio::time::timeout(left, rx.changed()).await;
+        }
+    }
+
+    /// Runs `attempt` against the current leader until it succeeds, fails definitively, or
+    /// the request timeout passes. Retried attempts must be idempotent.
+    async fn with_leader<T, F, Fut>(&self, mut attempt: F) -> Result<T, StoreError>
+    where
+        F: FnMut(NodeId, String) -> Fut,
+        Fut: std::future::Future<Output = Result<Attempt<T>, StoreError>>,
+    {
+        let deadline = Instant::now() + self.cfg.request_timeout;
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let (leader, addr) = self.leader(deadline).await?;
+            let why = match attempt(leader, addr).await? {
+                Attempt::Done(t) => return Ok(t),
+                Attempt::Retry(why) => why,
+            };
+            if Instant::now() + backoff >= deadline {
+                tracing::warn!(reason = %why, "request timed out");
+                return Err(StoreError::Timeout(self.cfg.request_timeout));
+            }
+            tracing::debug!(reason = %why, "retrying against the leader");
+            // Wake early if the leader changes.
+            let mut rx = self.raft.metrics();
+            let _ = tokio::time::timeout(backoff, rx.changed()).await;
+            backoff = (backoff * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    /// Proposes `cmd` (through the leader) and waits until this member has applied it, so a
+    /// following local read sees it. Safe to retry: the request id makes it apply once.
+    pub async fn write(&self, cmd: Command) -> Result<Response, StoreError> {
+        let (response, index) = self
+            .with_leader(|leader, addr| {
+                let cmd = cmd.clone();
+                async move {
+                    if leader == self.cfg.id {
+                        return Ok(match self.raft.client_write(cmd).await {
+                            Ok(r) => Attempt::Done((r.data, r.log_id.index)),
+                            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                                Attempt::Retry("leadership moved".into())
+                            }
+                            Err(e) => return Err(StoreError::Raft(e.to_string())),
+                        });
+                    }
+                    let timeout = self.cfg.request_timeout;
+                    match self
+                        .peers
+                        .call::<_, Result<ForwardReply, ForwardError>>(
+                            leader,
+                            &addr,
+                            Rpc::Forward,
+                            &Forward::Write(cmd),
+                            timeout,
+                        )
+                        .await
+                    {
+                        Ok(Ok(ForwardReply::Write { response, log_index })) => {
+                            Ok(Attempt::Done((response, log_index)))
+                        }
+                        Ok(Ok(other)) => Err(StoreError::Raft(format!("unexpected reply {other:?}"))),
+                        Ok(Err(ForwardError::NotLeader)) => Ok(Attempt::Retry("not leader".into())),
+                        Ok(Err(ForwardError::Failed(m))) => Err(StoreError::Raft(m)),
+                        Err(e) => Ok(Attempt::Retry(e.to_string())),
+                    }
+                }
+            })
+            .await?;
+        self.wait_applied(index).await?;
+        Ok(response)
+    }
+
+    async fn wait_applied(&self, index: u64) -> Result<(), StoreError> {
+        if self.sm.applied_state().applied_index >= index {
+            return Ok(());
+        }
+        self.raft
+            .wait(Some(self.cfg.request_timeout))
+            .applied_index_at_least(Some(index), "wait for apply")
+            .await
+            .map(|_| ())
+            .map_err(|_| StoreError::Timeout(self.cfg.request_timeout))
+    }
+
+    /// Makes a following local read reflect every write acknowledged before this call
+    /// (ReadIndex through the leader). `Local` returns at once.
+    pub async fn read_barrier(&self, consistency: Consistency) -> Result<(), StoreError> {
+        if consistency == Consistency::Local {
+            return Ok(());
+        }
+        let index = self
+            .with_leader(|leader, addr| async move {
+                if leader == self.cfg.id {
+                    return Ok(match self.raft.get_read_log_id().await {
+                        Ok((read, _)) => Attempt::Done(read.map_or(0, |l| l.index)),
+                        Err(RaftError::APIError(e)) => Attempt::Retry(e.to_string()),
+                        Err(e) => return Err(StoreError::Raft(e.to_string())),
+                    });
+                }
+                match self
+                    .peers
+                    .call::<_, Result<ForwardReply, ForwardError>>(
+                        leader,
+                        &addr,
+                        Rpc::Forward,
+                        &Forward::ReadIndex,
+                        self.cfg.request_timeout,
+                    )
+                    .await
+                {
+                    Ok(Ok(ForwardReply::ReadIndex(i))) => Ok(Attempt::Done(i)),
+                    Ok(Ok(other)) => Err(StoreError::Raft(format!("unexpected reply {other:?}"))),
+                    Ok(Err(ForwardError::NotLeader)) => Ok(Attempt::Retry("not leader".into())),
+                    Ok(Err(ForwardError::Failed(m))) => Ok(Attempt::Retry(m)),
+                    Err(e) => Ok(Attempt::Retry(e.to_string())),
+                }
+            })
+            .await?;
+        self.wait_applied(index).await
+    }
+
+    /// Reads one resource at the given consistency.
+    pub async fn get(
+        &self,
+        key: &ResourceKey,
+        consistency: Consistency,
+    ) -> Result<(Option<Resource>, Revision), StoreError> {
+        self.read_barrier(consistency).await?;
+        self.sm.get(key)
+    }
+
+    /// Lists resources under `prefix` at the given consistency.
+    pub async fn list(
+        &self,
+        prefix: &KeyPrefix,
+        consistency: Consistency,
+    ) -> Result<(Vec<Resource>, Revision), StoreError> {
+        self.read_barrier(consistency).await?;
+        self.sm.list(prefix)
+    }
+
+    /// Streams every event after revision `after` whose changes touch `prefix` (other changes
+    /// are filtered out of each event), in order, without gaps, until the receiver is dropped.
+    /// Fails at once with `Compacted` if events after `after` are no longer retained.
+    pub fn watch(&self, prefix: KeyPrefix, after: Revision) -> Result<WatchStream, StoreError> {
+        self.sm.events_after(after, 0)?;
+        let (tx, rx) = mpsc::channel(256);
+        let sm = self.sm.clone();
+        let mut notify = sm.subscribe();
+        tokio::spawn(async move {
+            let mut next = after;
+            loop {
+                notify.borrow_and_update();
+                loop {
+                    let batch = match sm.events_after(next, 256) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                    };
+                    let n = batch.len();
+                    for mut ev in batch {
+                        next = ev.revision;
+                        ev.changes.retain(|c| c.key.matches(&prefix));
+                        if !ev.changes.is_empty() && tx.send(Ok(ev)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if n < 256 {
+                        break;
+                    }
+                }
+                tokio::select! {
+                    r = notify.changed() => if r.is_err() { return },
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    /// Adds a member: as a learner first, then — once it has caught up — as a voter.
+    pub async fn add_member(&self, id: NodeId, addr: String) -> Result<(), StoreError> {
+        self.membership(Forward::AddMember { id, addr }).await
+    }
+
+    /// Removes a member (voter or learner) from the cluster.
+    pub async fn remove_member(&self, id: NodeId) -> Result<(), StoreError> {
+        self.membership(Forward::RemoveMember { id }).await
+    }
+
+    async fn membership(&self, req: Forward) -> Result<(), StoreError> {
+        let req = &req;
+        self.with_leader(|leader, addr| async move {
+            let res = if leader == self.cfg.id {
+                self.lead(clone_forward(req)).await
+            } else {
+                match self
+                    .peers
+                    .call::<_, Result<ForwardReply, ForwardError>>(
+                        leader,
+                        &addr,
+                        Rpc::Forward,
+                        req,
+                        self.cfg.request_timeout * 3,
+                    )
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => return Ok(Attempt::Retry(e.to_string())),
+                }
+            };
+            match res {
+                Ok(_) => Ok(Attempt::Done(())),
+                Err(ForwardError::NotLeader) => Ok(Attempt::Retry("not leader".into())),
+                Err(ForwardError::Failed(m)) => Err(StoreError::Membership(m)),
+            }
+        })
+        .await
+    }
+
+    /// Serves a forwarded request, as the leader.
+    async fn lead(&self, req: Forward) -> Result<ForwardReply, ForwardError> {
+        fn write_err(e: RaftError<NodeId, ClientWriteError<NodeId, Node>>) -> ForwardError {
+            match e {
+                RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => ForwardError::NotLeader,
+                e => ForwardError::Failed(e.to_string()),
+            }
+        }
+        match req {
+            Forward::Write(cmd) => self
+                .raft
+                .client_write(cmd)
+                .await
+                .map(|r| ForwardReply::Write { response: r.data, log_index: r.log_id.index })
+                .map_err(write_err),
+            Forward::ReadIndex => match self.raft.get_read_log_id().await {
+                Ok((read, _)) => Ok(ForwardReply::ReadIndex(read.map_or(0, |l| l.index))),
+                Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(_))) => {
+                    Err(ForwardError::NotLeader)
+                }
+                Err(e) => Err(ForwardError::Failed(e.to_string())),
+            },
+            Forward::AddMember { id, addr } => {
+                let m = self.raft.metrics().borrow().clone();
+                let mem = m.membership_config.membership();
+                if mem.voter_ids().any(|v| v == id) {
+                    if mem.get_node(&id).is_some_and(|n| n.addr == addr) {
+                        return Ok(ForwardReply::Done);
+                    }
+                    return Err(ForwardError::Failed(format!(
+                        "member {id} already exists with address {}; remove it first",
+                        mem.get_node(&id).map_or("?", |n| n.addr.as_str())
+                    )));
+                }
+                tracing::info!(id, %addr, "adding learner");
+                self.raft.add_learner(id, Node { addr }, true).await.map_err(write_err)?;
+                tracing::info!(id, "promoting learner to voter");
+                self.raft
+                    .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+                    .await
+                    .map_err(write_err)?;
+                Ok(ForwardReply::Done)
+            }
+            Forward::RemoveMember { id } => {
+                let m = self.raft.metrics().borrow().clone();
+                let mem = m.membership_config.membership();
+                if mem.get_node(&id).is_none() {
+                    return Err(ForwardError::Failed(format!("{id} is not a member")));
+                }
+                let change = if mem.voter_ids().any(|v| v == id) {
+                    if mem.voter_ids().count() == 1 {
+                        return Err(ForwardError::Failed(format!(
+                            "{id} is the only voter; a cluster cannot remove its last voter"
+                        )));
+                    }
+                    ChangeMembers::RemoveVoters(BTreeSet::from([id]))
+                } else {
+                    ChangeMembers::RemoveNodes(BTreeSet::from([id]))
+                };
+                tracing::info!(id, "removing member");
+                self.raft.change_membership(change, false).await.map_err(write_err)?;
+                Ok(ForwardReply::Done)
+            }
+        }
+    }
+
+    /// The tonic service peers talk to.
+    pub fn raft_service(self: &Arc<Self>) -> RaftServiceServer<RaftGrpc> {
+        RaftServiceServer::new(RaftGrpc { node: self.clone() })
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20)
+    }
+
+    /// Stops Raft and flushes storage.
+    pub async fn shutdown(&self) -> Result<(), StoreError> {
+        let _ = self.raft.shutdown().await;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+fn clone_forward(f: &Forward) -> Forward {
+    match f {
+        Forward::Write(c) => Forward::Write(c.clone()),
+        Forward::ReadIndex => Forward::ReadIndex,
+        Forward::AddMember { id, addr } => Forward::AddMember { id: *id, addr: addr.clone() },
+        Forward::RemoveMember { id } => Forward::RemoveMember { id: *id },
+    }
+}
+
+/// Server side of `RaftService`, delivering peer RPCs to this member.
+pub struct RaftGrpc {
+    node: Arc<StoreNode>,
+}
+
+fn bad_payload(e: StoreError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+#[tonic::async_trait]
+impl RaftService for RaftGrpc {
+    async fn append_entries(&self, req: Request<Payload>) -> Result<tonic::Response<Payload>, Status> {
+        let rpc: openraft::raft::AppendEntriesRequest<TypeConfig> =
+            decode(&req.into_inner().data, "append-entries request").map_err(bad_payload)?;
+        if let Some(c) = rpc.leader_commit {
+            self.node.known_commit.fetch_max(c.index, Ordering::Relaxed);
+        }
+        let res = self.node.raft.append_entries(rpc).await;
+        Ok(tonic::Response::new(Payload { data: encode(&res) }))
+    }
+
+    async fn vote(&self, req: Request<Payload>) -> Result<tonic::Response<Payload>, Status> {
+        let rpc: openraft::raft::VoteRequest<NodeId> =
+            decode(&req.into_inner().data, "vote request").map_err(bad_payload)?;
+        let res = self.node.raft.vote(rpc).await;
+        Ok(tonic::Response::new(Payload { data: encode(&res) }))
+    }
+
+    async fn install_snapshot(
+        &self,
+        req: Request<Payload>,
+    ) -> Result<tonic::Response<Payload>, Status> {
+        let rpc: openraft::raft::InstallSnapshotRequest<TypeConfig> =
+            decode(&req.into_inner().data, "install-snapshot request").map_err(bad_payload)?;
+        let res = self.node.raft.install_snapshot(rpc).await;
+        Ok(tonic::Response::new(Payload { data: encode(&res) }))
+    }
+
+    async fn forward(&self, req: Request<Payload>) -> Result<tonic::Response<Payload>, Status> {
+        let fwd: Forward = decode(&req.into_inner().data, "forwarded request").map_err(bad_payload)?;
+        let res = self.node.lead(fwd).await;
+        Ok(tonic::Response::new(Payload { data: encode(&res) }))
+    }
+
+    async fn status(&self, _req: Request<Payload>) -> Result<tonic::Response<Payload>, Status> {
+        Ok(tonic::Response::new(Payload { data: encode(&self.node.local_status()) }))
+    }
+}

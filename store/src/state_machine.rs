@@ -1,0 +1,643 @@
+//! The replicated state machine: resources, the event log, the idempotency table, and the
+//! openraft `RaftStateMachine` / `RaftSnapshotBuilder` implementations over sled.
+//!
+//! All state of one generation lives in a single sled tree `sm_<gen>` so that each applied
+//! entry is one atomic `apply_batch`:
+//!
+//! | key                      | value                                   |
+//! |--------------------------|-----------------------------------------|
+//! | `m/applied`              | last applied `LogId`                    |
+//! | `m/membership`           | last applied membership                 |
+//! | `m/revision`             | current revision                        |
+//! | `m/compact`              | compaction point (events `<=` are gone) |
+//! | `m/hash`                 | state hash (XOR of per-resource hashes) |
+//! | `r/<group>\0<res>\0<ns>\0<name>` | `Resource`                      |
+//! | `e/<revision BE>`        | `Event`                                 |
+//! | `d/<request id>`         | `DedupEntry`                            |
+//!
+//! Installing a snapshot writes a fresh generation, flushes it, then flips the pointer in
+//! `sm_pointer`, so a crash mid-install leaves the old state intact.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::sync::{Arc, RwLock};
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError,
+    StorageIOError, StoredMembership,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::codec::{decode, encode};
+use crate::error::StoreError;
+use crate::types::*;
+
+const APPLIED: &[u8] = b"m/applied";
+const MEMBERSHIP: &[u8] = b"m/membership";
+const REVISION: &[u8] = b"m/revision";
+const COMPACT: &[u8] = b"m/compact";
+const HASH: &[u8] = b"m/hash";
+const RES: &[u8] = b"r/";
+const EVT: &[u8] = b"e/";
+const DEDUP: &[u8] = b"d/";
+
+type SErr = StorageError<NodeId>;
+
+/// A 128-bit order-independent digest of every resource: XOR of SHA-256(key ‖ record) prefixes.
+pub type StateHash = [u8; 16];
+
+/// Renders a hash as lower-case hex.
+pub fn hash_hex(h: &StateHash) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct DedupEntry {
+    time_ms: i64,
+    outcome: TxnOutcome,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotBlob {
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+fn resource_key_bytes(k: &ResourceKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        RES.len() + k.group.len() + k.resource.len() + k.namespace.len() + k.name.len() + 3,
+    );
+    out.extend_from_slice(RES);
+    for (i, part) in [&k.group, &k.resource, &k.namespace, &k.name].into_iter().enumerate() {
+        if i > 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(part.as_bytes());
+    }
+    out
+}
+
+/// The longest byte prefix implied by `p` (its leading `Some` parts).
+fn prefix_bytes(p: &KeyPrefix) -> Vec<u8> {
+    let mut out = RES.to_vec();
+    let parts = [&p.group, &p.resource, &p.namespace, &p.name];
+    for (i, part) in parts.into_iter().enumerate() {
+        match part {
+            Some(s) => {
+                out.extend_from_slice(s.as_bytes());
+                if i < 3 {
+                    out.push(0);
+                }
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+fn resource_hash(key: &[u8], record: &[u8]) -> StateHash {
+    let mut h = Sha256::new();
+    h.update((key.len() as u64).to_be_bytes());
+    h.update(key);
+    h.update(record);
+    let d = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d[..16]);
+    out
+}
+
+fn xor(a: &mut StateHash, b: &StateHash) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x ^= y;
+    }
+}
+
+/// Live, in-memory summary of the current generation; guarded by `Shared::inner`.
+struct Inner {
+    tree: sled::Tree,
+    gen: u64,
+    applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, Node>,
+    revision: Revision,
+    compact: Revision,
+    hash: StateHash,
+}
+
+impl Inner {
+    fn load(tree: sled::Tree, gen: u64) -> Result<Self, StoreError> {
+        fn get<T: serde::de::DeserializeOwned + Default>(
+            t: &sled::Tree,
+            k: &[u8],
+        ) -> Result<T, StoreError> {
+            match t.get(k)? {
+                Some(v) => decode(&v, "state machine metadata"),
+                None => Ok(T::default()),
+            }
+        }
+        Ok(Self {
+            applied: get(&tree, APPLIED)?,
+            membership: get(&tree, MEMBERSHIP)?,
+            revision: get(&tree, REVISION)?,
+            compact: get(&tree, COMPACT)?,
+            hash: get(&tree, HASH)?,
+            tree,
+            gen,
+        })
+    }
+
+    fn read_resource(&self, key: &[u8]) -> Result<Option<Resource>, StoreError> {
+        self.tree.get(key)?.map(|v| decode(&v, "resource")).transpose()
+    }
+
+    /// Applies one command; returns the response and the batch to commit.
+    fn apply_command(
+        &mut self,
+        cmd: &Command,
+        batch: &mut sled::Batch,
+    ) -> Result<Response, StoreError> {
+        let dedup_key = [DEDUP, cmd.request_id.as_bytes()].concat();
+        if let Some(v) = self.tree.get(&dedup_key)? {
+            let d: DedupEntry = decode(&v, "idempotency entry")?;
+            return Ok(Response::Txn { outcome: d.outcome, deduplicated: true });
+        }
+        match &cmd.op {
+            CommandOp::Txn(txn) => {
+                let outcome = self.apply_txn(cmd, txn, batch)?;
+                let entry = DedupEntry { time_ms: cmd.time_ms, outcome: outcome.clone() };
+                batch.insert(dedup_key, encode(&entry));
+                Ok(Response::Txn { outcome, deduplicated: false })
+            }
+            CommandOp::Compact { revision, dedup_before_ms } => {
+                let target = (*revision).min(self.revision);
+                if target > self.compact {
+                    for item in
+                        self.tree.range([EVT, &(self.compact + 1).to_be_bytes()].concat()..)
+                    {
+                        let (k, _) = item?;
+                        if !k.starts_with(EVT) || k[EVT.len()..] > target.to_be_bytes()[..] {
+                            break;
+                        }
+                        batch.remove(k);
+                    }
+                    self.compact = target;
+                    batch.insert(COMPACT, encode(&self.compact));
+                }
+                for item in self.tree.scan_prefix(DEDUP) {
+                    let (k, v) = item?;
+                    let d: DedupEntry = decode(&v, "idempotency entry")?;
+                    if d.time_ms < *dedup_before_ms {
+                        batch.remove(k);
+                    }
+                }
+                Ok(Response::Compacted { revision: self.compact })
+            }
+        }
+    }
+
+    fn apply_txn(
+        &mut self,
+        cmd: &Command,
+        txn: &Txn,
+        batch: &mut sled::Batch,
+    ) -> Result<TxnOutcome, StoreError> {
+        for (index, cond) in txn.preconditions.iter().enumerate() {
+            let actual = self.read_resource(&resource_key_bytes(cond.key()))?.map(|r| r.mod_revision);
+            let ok = match cond {
+                Precondition::Absent(_) => actual.is_none(),
+                Precondition::Exists(_) => actual.is_some(),
+                Precondition::ModRevision(_, want) => actual == Some(*want),
+            };
+            if !ok {
+                return Ok(TxnOutcome::Failed {
+                    revision: self.revision,
+                    failure: TxnFailure::Precondition { index, condition: cond.clone(), actual },
+                });
+            }
+        }
+        if txn.ops.is_empty() {
+            return Ok(TxnOutcome::Committed {
+                revision: self.revision,
+                results: vec![],
+                existed: vec![],
+            });
+        }
+        let rev = self.revision + 1;
+        // Within-txn view: later ops see earlier ops' effects.
+        let mut overlay: HashMap<Vec<u8>, Option<Resource>> = HashMap::new();
+        let mut changes = Vec::with_capacity(txn.ops.len());
+        let mut results = Vec::with_capacity(txn.ops.len());
+        let mut existed = Vec::with_capacity(txn.ops.len());
+        let mut hash = self.hash;
+        for op in &txn.ops {
+            let kb = resource_key_bytes(op.key());
+            let current = match overlay.get(&kb) {
+                Some(v) => v.clone(),
+                None => self.read_resource(&kb)?,
+            };
+            if let Some(cur) = &current {
+                xor(&mut hash, &resource_hash(&kb, &encode(cur)));
+            }
+            existed.push(current.is_some());
+            match op {
+                Op::Put { key, object } => {
+                    let res = Resource {
+                        key: key.clone(),
+                        object: object.clone(),
+                        create_revision: current.as_ref().map_or(rev, |c| c.create_revision),
+                        mod_revision: rev,
+                        version: current.as_ref().map_or(1, |c| c.version + 1),
+                        create_time_ms: current.as_ref().map_or(cmd.time_ms, |c| c.create_time_ms),
+                    };
+                    xor(&mut hash, &resource_hash(&kb, &encode(&res)));
+                    changes.push(Change {
+                        kind: if current.is_some() { ChangeType::Modified } else { ChangeType::Added },
+                        key: key.clone(),
+                        object: Some(res.clone()),
+                        previous: current,
+                    });
+                    overlay.insert(kb, Some(res.clone()));
+                    results.push(res);
+                }
+                Op::Delete { key } => {
+                    let Some(prev) = current else {
+                        return Ok(TxnOutcome::Failed {
+                            revision: self.revision,
+                            failure: TxnFailure::NotFound { key: key.clone() },
+                        });
+                    };
+                    changes.push(Change {
+                        kind: ChangeType::Deleted,
+                        key: key.clone(),
+                        object: None,
+                        previous: Some(prev.clone()),
+                    });
+                    overlay.insert(kb, None);
+                    results.push(prev);
+                }
+            }
+        }
+        for (kb, v) in overlay {
+            match v {
+                Some(r) => batch.insert(kb, encode(&r)),
+                None => batch.remove(kb),
+            }
+        }
+        let event = Event {
+            revision: rev,
+            time_ms: cmd.time_ms,
+            actor: cmd.actor.clone(),
+            request_id: cmd.request_id.clone(),
+            verb: cmd.verb.clone(),
+            changes,
+        };
+        batch.insert([EVT, &rev.to_be_bytes()].concat(), encode(&event));
+        batch.insert(REVISION, encode(&rev));
+        batch.insert(HASH, encode(&hash));
+        self.revision = rev;
+        self.hash = hash;
+        Ok(TxnOutcome::Committed { revision: rev, results, existed })
+    }
+}
+
+/// State shared between the openraft state machine and the readers (API, watches).
+pub struct Shared {
+    db: sled::Db,
+    pointer: sled::Tree,
+    snapshots: sled::Tree,
+    inner: RwLock<Inner>,
+    revision_tx: watch::Sender<Revision>,
+}
+
+/// A consistent summary of the applied state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedState {
+    /// Last applied log index (0 if none).
+    pub applied_index: u64,
+    /// Current revision.
+    pub revision: Revision,
+    /// Compaction point: events `<=` this are gone.
+    pub compact_revision: Revision,
+    /// Hex state hash at `revision`.
+    pub state_hash: String,
+}
+
+impl Shared {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Subscribes to the applied revision; it changes after every applied txn and snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<Revision> {
+        self.revision_tx.subscribe()
+    }
+
+    /// Current revision, compaction point, hash and applied index, read atomically.
+    pub fn applied_state(&self) -> AppliedState {
+        let g = self.read();
+        AppliedState {
+            applied_index: g.applied.map_or(0, |l| l.index),
+            revision: g.revision,
+            compact_revision: g.compact,
+            state_hash: hash_hex(&g.hash),
+        }
+    }
+
+    /// Reads one resource and the revision it was read at.
+    pub fn get(&self, key: &ResourceKey) -> Result<(Option<Resource>, Revision), StoreError> {
+        let g = self.read();
+        Ok((g.read_resource(&resource_key_bytes(key))?, g.revision))
+    }
+
+    /// Lists the resources under `prefix`, in key order, and the revision they were read at.
+    pub fn list(&self, prefix: &KeyPrefix) -> Result<(Vec<Resource>, Revision), StoreError> {
+        let g = self.read();
+        let mut out = Vec::new();
+        for item in g.tree.scan_prefix(prefix_bytes(prefix)) {
+            let (_, v) = item?;
+            let r: Resource = decode(&v, "resource")?;
+            if r.key.matches(prefix) {
+                out.push(r);
+            }
+        }
+        Ok((out, g.revision))
+    }
+
+    /// Up to `limit` events with revision `> after`, in order. `Compacted` if some of them are
+    /// gone.
+    pub fn events_after(&self, after: Revision, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let g = self.read();
+        if after < g.compact {
+            return Err(StoreError::Compacted { requested: after + 1, oldest: g.compact + 1 });
+        }
+        let mut out = Vec::new();
+        for item in g.tree.range([EVT, &(after + 1).to_be_bytes()].concat()..) {
+            let (k, v) = item?;
+            if !k.starts_with(EVT) || out.len() >= limit {
+                break;
+            }
+            out.push(decode(&v, "event")?);
+        }
+        Ok(out)
+    }
+
+    /// Recomputes the state hash from every stored resource (the determinism guard).
+    pub fn recompute_hash(&self) -> Result<String, StoreError> {
+        let g = self.read();
+        let mut h = [0u8; 16];
+        for item in g.tree.scan_prefix(RES) {
+            let (k, v) = item?;
+            xor(&mut h, &resource_hash(&k, &v));
+        }
+        Ok(hash_hex(&h))
+    }
+
+    /// Forces everything written so far to disk.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+/// The openraft state machine handle.
+#[derive(Clone)]
+pub struct StateMachine {
+    shared: Arc<Shared>,
+}
+
+impl StateMachine {
+    /// Opens the state machine in `db`, dropping any half-installed generation.
+    pub fn open(db: &sled::Db) -> Result<Self, StoreError> {
+        let pointer = db.open_tree("sm_pointer")?;
+        let snapshots = db.open_tree("sm_snapshot")?;
+        let gen: u64 = match pointer.get(b"gen")? {
+            Some(v) => decode(&v, "state machine generation")?,
+            None => 0,
+        };
+        let current = format!("sm_{gen}");
+        for name in db.tree_names() {
+            if name.starts_with(b"sm_") && name.as_ref() != current.as_bytes() {
+                let n = String::from_utf8_lossy(&name);
+                if n.strip_prefix("sm_").is_some_and(|s| s.parse::<u64>().is_ok()) {
+                    db.drop_tree(&name)?;
+                }
+            }
+        }
+        let inner = Inner::load(db.open_tree(&current)?, gen)?;
+        let (revision_tx, _) = watch::channel(inner.revision);
+        Ok(Self {
+            shared: Arc::new(Shared {
+                db: db.clone(),
+                pointer,
+                snapshots,
+                inner: RwLock::new(inner),
+                revision_tx,
+            }),
+        })
+    }
+
+    /// The reader handle.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    fn apply_entry(&self, entry: &Entry<TypeConfig>) -> Result<Response, StoreError> {
+        let mut g = self.shared.write();
+        let mut batch = sled::Batch::default();
+        let resp = match &entry.payload {
+            EntryPayload::Blank => Response::None,
+            EntryPayload::Normal(cmd) => g.apply_command(cmd, &mut batch)?,
+            EntryPayload::Membership(m) => {
+                g.membership = StoredMembership::new(Some(entry.log_id), m.clone());
+                batch.insert(MEMBERSHIP, encode(&g.membership));
+                Response::None
+            }
+        };
+        g.applied = Some(entry.log_id);
+        batch.insert(APPLIED, encode(&g.applied));
+        if let Err(e) = g.tree.apply_batch(batch) {
+            // Reload the in-memory summary so it matches what is on disk.
+            let tree = g.tree.clone();
+            let gen = g.gen;
+            if let Ok(fresh) = Inner::load(tree, gen) {
+                *g = fresh;
+            }
+            return Err(e.into());
+        }
+        let rev = g.revision;
+        drop(g);
+        if matches!(resp, Response::Txn { deduplicated: false, .. } | Response::Compacted { .. }) {
+            self.shared.revision_tx.send_replace(rev);
+        }
+        Ok(resp)
+    }
+
+    fn snapshot_from_store(&self) -> Result<Option<Snapshot<TypeConfig>>, StoreError> {
+        let meta = self.shared.snapshots.get(b"meta")?;
+        let data = self.shared.snapshots.get(b"data")?;
+        match (meta, data) {
+            (Some(m), Some(d)) => Ok(Some(Snapshot {
+                meta: decode(&m, "snapshot metadata")?,
+                snapshot: Box::new(Cursor::new(d.to_vec())),
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    async fn save_snapshot(
+        &self,
+        meta: &SnapshotMeta<NodeId, Node>,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        batch.insert(b"meta", encode(meta));
+        batch.insert(b"data", data);
+        self.shared.snapshots.apply_batch(batch)?;
+        // Also makes the state machine durable up to (at least) the snapshot, which openraft
+        // relies on when it purges the log behind the snapshot.
+        self.shared.db.flush_async().await?;
+        Ok(())
+    }
+
+    async fn install(
+        &self,
+        meta: &SnapshotMeta<NodeId, Node>,
+        data: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let blob: SnapshotBlob = decode(&data, "snapshot")?;
+        let (old_gen, old_name) = {
+            let g = self.shared.read();
+            (g.gen, g.tree.name())
+        };
+        let gen = old_gen + 1;
+        let name = format!("sm_{gen}");
+        self.shared.db.drop_tree(&name)?;
+        let tree = self.shared.db.open_tree(&name)?;
+        let mut batch = sled::Batch::default();
+        let mut hash = [0u8; 16];
+        for (k, v) in blob.pairs {
+            if k.starts_with(RES) {
+                xor(&mut hash, &resource_hash(&k, &v));
+            }
+            batch.insert(k, v);
+        }
+        batch.insert(APPLIED, encode(&meta.last_log_id));
+        batch.insert(MEMBERSHIP, encode(&meta.last_membership));
+        tree.apply_batch(batch)?;
+        let fresh = Inner::load(tree, gen)?;
+        if fresh.hash != hash {
+            return Err(StoreError::Corrupt {
+                what: "snapshot",
+                reason: format!(
+                    "state hash mismatch: snapshot says {}, its resources hash to {}",
+                    hash_hex(&fresh.hash),
+                    hash_hex(&hash)
+                ),
+            });
+        }
+        self.shared.db.flush_async().await?;
+        self.shared.pointer.insert(b"gen", encode(&gen))?;
+        self.shared.db.flush_async().await?;
+        let rev = fresh.revision;
+        *self.shared.write() = fresh;
+        self.shared.db.drop_tree(old_name)?;
+        self.save_snapshot(meta, &data).await?;
+        self.shared.revision_tx.send_replace(rev);
+        Ok(())
+    }
+}
+
+/// Captures a consistent copy of the state when created; serializes it when asked.
+pub struct SnapshotBuilder {
+    sm: StateMachine,
+    captured: Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, Node>, SnapshotBlob), StoreError>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, SErr> {
+        let (applied, membership, blob) = std::mem::replace(
+            &mut self.captured,
+            Err(StoreError::Invalid("snapshot builder used twice".into())),
+        )
+        .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let data = encode(&blob);
+        let snapshot_id = match applied {
+            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, rand::random::<u32>()),
+            None => format!("0-0-{}", rand::random::<u32>()),
+        };
+        let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
+        self.sm
+            .save_snapshot(&meta, &data)
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "built snapshot");
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, Node>), SErr> {
+        let g = self.shared.read();
+        Ok((g.applied, g.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Response>, SErr>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut out = Vec::new();
+        for e in entries {
+            let r = self.apply_entry(&e).map_err(|err| StorageIOError::apply(e.log_id, &err))?;
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        // Runs on the state machine task, between applies: the copy is consistent.
+        let captured = (|| {
+            let g = self.shared.read();
+            let mut pairs = Vec::new();
+            for item in g.tree.iter() {
+                let (k, v) = item?;
+                pairs.push((k.to_vec(), v.to_vec()));
+            }
+            Ok((g.applied, g.membership.clone(), SnapshotBlob { pairs }))
+        })();
+        SnapshotBuilder { sm: self.clone(), captured }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, SErr> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, Node>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), SErr> {
+        tracing::info!(snapshot = %meta.snapshot_id, "installing snapshot");
+        self.install(meta, snapshot.into_inner())
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e).into())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, SErr> {
+        self.snapshot_from_store().map_err(|e| StorageIOError::read_snapshot(None, &e).into())
+    }
+}
+
+impl std::fmt::Debug for StateMachine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateMachine").field("state", &self.shared.applied_state()).finish()
+    }
+}
