@@ -1,1 +1,15 @@
-//! x
+//! istio-api: the `istiod` process (store + HTTP API, and later the planes and gRPC services)
+//! and, later, `istioctl`.
+//!
+//! - [`istiod`]: flags, start-up, cluster formation/join, serving, SIGTERM drain.
+//! - [`http`]: the axum router and handlers.
+//! - [`object`]: request-body checks and response decoration.
+//! - [`error`]: [`error::ApiError`] and its single mapping to Kubernetes `Status`.
+//! - [`metrics`]: Prometheus exposition.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod http;
+pub mod istiod;
+pub mod metrics;
+pub mod object;

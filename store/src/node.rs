@@ -78,6 +78,7 @@ impl StoreConfig {
 
 /// A member's own account of itself, served over the `Status` peer RPC.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub struct MemberStatus {
     /// Member id.
     pub id: NodeId,
@@ -107,6 +108,7 @@ pub struct MemberStatus {
 
 /// One member as seen in the cluster status.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClusterMember {
     /// Member id.
     pub id: NodeId,
@@ -122,6 +124,7 @@ pub struct ClusterMember {
 
 /// The cluster as seen from one member.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClusterStatus {
     /// Member that produced this view.
     pub reporter: NodeId,

@@ -312,6 +312,7 @@ pub struct Shared {
 
 /// A consistent summary of the applied state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AppliedState {
     /// Last applied log index (0 if none).
     pub applied_index: u64,
@@ -551,10 +552,12 @@ impl StateMachine {
     }
 }
 
+type Captured = (Option<LogId<NodeId>>, StoredMembership<NodeId, Node>, SnapshotBlob);
+
 /// Captures a consistent copy of the state when created; serializes it when asked.
 pub struct SnapshotBuilder {
     sm: StateMachine,
-    captured: Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, Node>, SnapshotBlob), StoreError>,
+    captured: Result<Captured, StoreError>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {

@@ -1,0 +1,196 @@
+//! API errors and their one mapping to HTTP: Kubernetes `Status` objects.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use istio_store::StoreError;
+use serde::Serialize;
+use serde_json::json;
+
+/// One field-level problem, reported in `details.causes`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Cause {
+    /// Machine-readable reason, e.g. `FieldValueRequired`, `FieldValueInvalid`.
+    pub reason: String,
+    /// What is wrong and what to do.
+    pub message: String,
+    /// Field path, e.g. `metadata.name`.
+    pub field: String,
+}
+
+impl Cause {
+    /// A cause for `field`.
+    pub fn new(reason: &str, field: &str, message: impl Into<String>) -> Self {
+        Self { reason: reason.into(), field: field.into(), message: message.into() }
+    }
+}
+
+/// What the object an error is about is called, for `details`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// API group.
+    pub group: String,
+    /// Resource (plural) name.
+    pub kind: String,
+    /// Object name.
+    pub name: String,
+}
+
+/// Every way an API request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request itself is malformed (bad JSON, bad query parameter).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404: no such object.
+    #[error("{kind} {name:?} not found", kind = .0.kind, name = .0.name)]
+    NotFound(Subject),
+    /// 404: no such path.
+    #[error("the server could not find the requested resource: {0}")]
+    NoRoute(String),
+    /// 405.
+    #[error("method {method} is not allowed on {path}; allowed: {allowed}")]
+    MethodNotAllowed {
+        /// Method used.
+        method: String,
+        /// Path.
+        path: String,
+        /// Allowed methods.
+        allowed: &'static str,
+    },
+    /// 409: create of an existing object.
+    #[error("{kind} {name:?} already exists", kind = .0.kind, name = .0.name)]
+    AlreadyExists(Subject),
+    /// 409: compare-and-set failed.
+    #[error("Operation cannot be fulfilled on {kind} {name:?}: {msg}", kind = .subject.kind, name = .subject.name)]
+    Conflict {
+        /// What.
+        subject: Subject,
+        /// Why.
+        msg: String,
+    },
+    /// 410: the requested revision was compacted.
+    #[error("too old resource version: {requested} (the oldest available revision is {oldest})")]
+    Expired {
+        /// Asked revision.
+        requested: u64,
+        /// Oldest retained.
+        oldest: u64,
+    },
+    /// 413.
+    #[error("request body too large: the limit is {limit} bytes")]
+    TooLarge {
+        /// Limit in bytes.
+        limit: usize,
+    },
+    /// 415.
+    #[error("unsupported media type {0:?}; send application/json")]
+    UnsupportedMediaType(String),
+    /// 422: the object is invalid; every problem is in `causes`.
+    #[error("{subject_kind} {name:?} is invalid: {summary}", subject_kind = .subject.kind, name = .subject.name, summary = summarize(.causes))]
+    Invalid {
+        /// What.
+        subject: Subject,
+        /// Every problem found.
+        causes: Vec<Cause>,
+    },
+    /// 503: no leader / not ready.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 504: timed out; the write may still be applied.
+    #[error("{0}")]
+    Timeout(String),
+    /// 500.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn summarize(causes: &[Cause]) -> String {
+    causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect::<Vec<_>>().join("; ")
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Compacted { requested, oldest } => ApiError::Expired { requested, oldest },
+            StoreError::FutureRevision { .. } | StoreError::Invalid(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
+            StoreError::NoLeader(_) | StoreError::Peer { .. } | StoreError::Raft(_) => {
+                ApiError::Unavailable(e.to_string())
+            }
+            StoreError::Timeout(_) => ApiError::Timeout(e.to_string()),
+            StoreError::Membership(_) => ApiError::BadRequest(e.to_string()),
+            StoreError::Io(_) | StoreError::Corrupt { .. } => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    /// HTTP status and Kubernetes `reason`.
+    pub fn code_reason(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BadRequest"),
+            ApiError::NotFound(_) | ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "NotFound"),
+            ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
+            ApiError::AlreadyExists(_) => (StatusCode::CONFLICT, "AlreadyExists"),
+            ApiError::Conflict { .. } => (StatusCode::CONFLICT, "Conflict"),
+            ApiError::Expired { .. } => (StatusCode::GONE, "Expired"),
+            ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType")
+            }
+            ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+            ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "Timeout"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+        }
+    }
+
+    /// The Kubernetes `Status` object for this error.
+    pub fn status(&self) -> serde_json::Value {
+        let (code, reason) = self.code_reason();
+        let mut details = serde_json::Map::new();
+        let subject = match self {
+            ApiError::NotFound(s) | ApiError::AlreadyExists(s) => Some(s),
+            ApiError::Conflict { subject, .. } | ApiError::Invalid { subject, .. } => Some(subject),
+            _ => None,
+        };
+        if let Some(s) = subject {
+            details.insert("name".into(), json!(s.name));
+            details.insert("group".into(), json!(s.group));
+            details.insert("kind".into(), json!(s.kind));
+        }
+        if let ApiError::Invalid { causes, .. } = self {
+            details.insert("causes".into(), json!(causes));
+        }
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.to_string(),
+            "reason": reason,
+            "code": code.as_u16(),
+        });
+        if !details.is_empty() {
+            status["details"] = serde_json::Value::Object(details);
+        }
+        status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (code, _) = self.code_reason();
+        if code.is_server_error() {
+            tracing::warn!(error = %self, "request failed");
+        }
+        let mut resp = (code, axum::Json(self.status())).into_response();
+        if let ApiError::MethodNotAllowed { allowed, .. } = &self {
+            if let Ok(v) = axum::http::HeaderValue::from_str(allowed) {
+                resp.headers_mut().insert(axum::http::header::ALLOW, v);
+            }
+        }
+        resp
+    }
+}

@@ -1,0 +1,274 @@
+//! The `istiod` process: flags (DESIGN §4), start-up, cluster formation (`--peers`) or
+//! joining (`--join`), the Raft and HTTP servers, and the SIGTERM drain.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use istio_store::{NodeId, StoreConfig, StoreNode};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::http::{router, AppState};
+use crate::metrics::Metrics;
+
+/// Command-line flags of `istiod`.
+#[derive(Debug, Parser)]
+#[command(name = "istiod", version, about = "istio-rs control plane: one member of the replicated event log")]
+pub struct Args {
+    /// This member's id (> 0, unique in the cluster).
+    #[arg(long, default_value_t = 1)]
+    pub id: NodeId,
+    /// Data directory (created if missing); restart with the same one to resume.
+    #[arg(long, default_value = "./istiod-data")]
+    pub data_dir: PathBuf,
+    /// HTTP API listen address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// gRPC listen address (config, xDS, CA services; reported in cluster status).
+    #[arg(long, default_value = "127.0.0.1:15010")]
+    pub grpc: SocketAddr,
+    /// Raft peer listen address (cluster members only).
+    #[arg(long, default_value = "127.0.0.1:15011")]
+    pub raft: SocketAddr,
+    /// Static cluster: `1=127.0.0.1:15011,2=…` (every founding member gets the same list).
+    #[arg(long, value_parser = parse_peers, conflicts_with = "join")]
+    pub peers: Option<BTreeMap<NodeId, SocketAddr>>,
+    /// Join an existing cluster through any member's HTTP address, e.g. `http://127.0.0.1:8080`.
+    #[arg(long)]
+    pub join: Option<String>,
+    /// Build a Raft snapshot (and purge the log behind it) every this many entries.
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_logs: u64,
+    /// Log entries kept behind a snapshot so lagging followers can catch up without one.
+    #[arg(long, default_value_t = 1_000)]
+    pub snapshot_keep_logs: u64,
+    /// Events retained in the event log before compaction.
+    #[arg(long, default_value_t = 100_000)]
+    pub retain_revisions: u64,
+    /// Raft heartbeat interval in ms.
+    #[arg(long, default_value_t = 100)]
+    pub heartbeat_ms: u64,
+    /// Raft election timeout (minimum) in ms; the maximum is twice this.
+    #[arg(long, default_value_t = 500)]
+    pub election_timeout_ms: u64,
+    /// Log format: `text` or `json`.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+fn parse_peers(s: &str) -> Result<BTreeMap<NodeId, SocketAddr>, String> {
+    let mut out = BTreeMap::new();
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let (id, addr) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?} is not ID=HOST:PORT (e.g. 1=127.0.0.1:15011)"))?;
+        let id: NodeId = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("peer id {id:?} is not a number"))?;
+        if id == 0 {
+            return Err("peer ids start at 1".into());
+        }
+        let addr: SocketAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("peer address {addr:?} is not HOST:PORT with a numeric IP"))?;
+        if out.insert(id, addr).is_some() {
+            return Err(format!("peer id {id} appears twice"));
+        }
+    }
+    if out.is_empty() {
+        return Err("no peers given".into());
+    }
+    Ok(out)
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,openraft=warn,sled=warn,h2=warn,tower=warn,hyper=warn".into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+/// Entry point of the `istiod` binary.
+pub fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    init_tracing(&args.log_format);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(run(args))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! { _ = t.recv() => {}, _ = i.recv() => {} }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Runs istiod until SIGTERM/SIGINT, then drains and returns.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    if args.id == 0 {
+        bail!("--id must be > 0");
+    }
+    for (flag, addr) in [("--http", args.http), ("--grpc", args.grpc), ("--raft", args.raft)] {
+        if !addr.ip().is_loopback() {
+            bail!(
+                "{flag} {addr} is not a loopback address; non-loopback listeners require TLS, \
+                 which this build does not offer yet — bind 127.0.0.1"
+            );
+        }
+    }
+    if let Some(peers) = &args.peers {
+        match peers.get(&args.id) {
+            None => bail!("--peers does not include this member's --id {}", args.id),
+            Some(a) if *a != args.raft => {
+                bail!("--peers gives member {} the address {a}, but --raft is {}", args.id, args.raft)
+            }
+            _ => {}
+        }
+    }
+    let raft_listener = TcpListener::bind(args.raft)
+        .await
+        .with_context(|| format!("cannot listen on --raft {}", args.raft))?;
+    let http_listener = TcpListener::bind(args.http)
+        .await
+        .with_context(|| format!("cannot listen on --http {}", args.http))?;
+
+    let cfg = StoreConfig {
+        raft_addr: args.raft.to_string(),
+        http_addr: args.http.to_string(),
+        grpc_addr: args.grpc.to_string(),
+        snapshot_logs: args.snapshot_logs,
+        snapshot_keep_logs: args.snapshot_keep_logs,
+        retain_revisions: args.retain_revisions,
+        heartbeat: Duration::from_millis(args.heartbeat_ms),
+        election_timeout: Duration::from_millis(args.election_timeout_ms),
+        ..StoreConfig::new(args.id, &args.data_dir)
+    };
+    let node = StoreNode::open(cfg)
+        .await
+        .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let raft_server = {
+        let svc = node.raft_service();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(raft_listener);
+            tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(svc)
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    };
+
+    let initialized = node.is_initialized().await?;
+    match (&args.peers, &args.join) {
+        (Some(peers), _) => {
+            let members = peers.iter().map(|(id, a)| (*id, a.to_string())).collect();
+            node.initialize(members).await?;
+        }
+        (None, Some(url)) if !initialized => {
+            tokio::spawn(join(node.clone(), url.trim_end_matches('/').to_owned()));
+        }
+        (None, Some(_)) => tracing::info!("already a member; ignoring --join"),
+        (None, None) => {
+            node.initialize(BTreeMap::from([(args.id, args.raft.to_string())])).await?;
+        }
+    }
+
+    let state = Arc::new(AppState { node: node.clone(), metrics: Metrics::default(), shutdown: stop_rx.clone() });
+    let app = router(state);
+    let mut http_stop = stop_rx.clone();
+    let http_server = tokio::spawn(async move {
+        axum::serve(http_listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(
+        id = args.id,
+        http = %args.http,
+        raft = %args.raft,
+        data_dir = %args.data_dir.display(),
+        "istiod serving; dev mode: loopback only, every client is admitted as user 'anonymous'"
+    );
+
+    shutdown_signal().await;
+    tracing::info!("signal received; draining");
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(Duration::from_secs(5), http_server).await.is_err() {
+        tracing::warn!("HTTP connections still open after 5s; closing them");
+    }
+    node.shutdown().await?;
+    let _ = tokio::time::timeout(Duration::from_secs(2), raft_server).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Asks the cluster at `url` to add this member, until it is one.
+async fn join(node: Arc<StoreNode>, url: String) {
+    let cfg = node.config().clone();
+    let client = reqwest::Client::new();
+    let body = serde_json::json!({"id": cfg.id, "raftAddress": cfg.raft_addr});
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let member = node
+            .raft()
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|v| v == cfg.id);
+        if member {
+            tracing::info!("joined the cluster as a voter");
+            return;
+        }
+        tracing::info!(%url, "asking to join the cluster");
+        let res = client
+            .post(format!("{url}/v1/cluster/members"))
+            .json(&body)
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await;
+        match res {
+            Ok(r) if r.status().is_success() => {
+                tracing::info!("join accepted");
+                return;
+            }
+            Ok(r) => {
+                let code = r.status();
+                let text = r.text().await.unwrap_or_default();
+                tracing::warn!(%code, body = %text, "join refused; retrying");
+            }
+            Err(e) => tracing::warn!(error = %e, "join request failed; retrying"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
