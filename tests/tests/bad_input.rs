@@ -1,0 +1,160 @@
+//! Every bad input gets a Kubernetes `Status` error with the right code, and writes nothing.
+
+use istio_tests::{object, Cluster, VS};
+use serde_json::{json, Value};
+
+async fn revision(c: &Cluster) -> u64 {
+    let s = c.status(1).await.unwrap();
+    s["members"][0]["status"]["applied"]["revision"].as_u64().unwrap()
+}
+
+fn check_status(body: &Value, code: u16, reason: &str) {
+    assert_eq!(body["kind"], "Status", "{body}");
+    assert_eq!(body["status"], "Failure", "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["reason"], reason, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+#[tokio::test]
+async fn bad_inputs_get_status_errors_and_write_nothing() -> anyhow::Result<()> {
+    let c = Cluster::single(&[]).await?;
+    let n = c.node(1);
+    let http = &c.client;
+    let r = c.put(1, "existing", "v").await?;
+    assert_eq!(r.status(), 201);
+    let before = revision(&c).await;
+
+    let send = |method: reqwest::Method, path: &str, body: Vec<u8>, ct: &str| {
+        http.request(method, n.url(path)).header("content-type", ct).body(body).send()
+    };
+    let json_ct = "application/json";
+    let cases: Vec<(reqwest::Method, String, Vec<u8>, &str, u16, &str, Option<&str>)> = vec![
+        (reqwest::Method::POST, VS.into(), b"{not json".to_vec(), json_ct, 400, "BadRequest", None),
+        (reqwest::Method::POST, VS.into(), b"[1,2]".to_vec(), json_ct, 400, "BadRequest", None),
+        (
+            reqwest::Method::POST,
+            VS.into(),
+            json!({"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{}})
+                .to_string()
+                .into_bytes(),
+            json_ct,
+            422,
+            "Invalid",
+            Some("metadata.name"),
+        ),
+        (
+            reqwest::Method::POST,
+            VS.into(),
+            json!({"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"Bad_Name"}})
+                .to_string()
+                .into_bytes(),
+            json_ct,
+            422,
+            "Invalid",
+            Some("metadata.name"),
+        ),
+        (
+            reqwest::Method::POST,
+            VS.into(),
+            json!({"kind":"VirtualService","metadata":{"name":"a"}}).to_string().into_bytes(),
+            json_ct,
+            422,
+            "Invalid",
+            Some("apiVersion"),
+        ),
+        (
+            reqwest::Method::POST,
+            VS.into(),
+            {
+                let mut o = object("big", "x");
+                o["spec"]["value"] = Value::String("x".repeat(3 << 20));
+                o.to_string().into_bytes()
+            },
+            json_ct,
+            413,
+            "RequestEntityTooLarge",
+            None,
+        ),
+        (reqwest::Method::GET, "/no/such/path".into(), vec![], json_ct, 404, "NotFound", None),
+        (reqwest::Method::GET, "/apis/g".into(), vec![], json_ct, 404, "NotFound", None),
+        (reqwest::Method::GET, format!("{VS}/missing"), vec![], json_ct, 404, "NotFound", None),
+        (reqwest::Method::DELETE, format!("{VS}/missing"), vec![], json_ct, 404, "NotFound", None),
+        (reqwest::Method::POST, format!("{VS}/existing"), vec![], json_ct, 405, "MethodNotAllowed", None),
+        (reqwest::Method::DELETE, VS.into(), vec![], json_ct, 405, "MethodNotAllowed", None),
+        (reqwest::Method::POST, "/v1/cluster".into(), vec![], json_ct, 405, "MethodNotAllowed", None),
+        (
+            reqwest::Method::POST,
+            VS.into(),
+            object("existing", "v2").to_string().into_bytes(),
+            json_ct,
+            409,
+            "AlreadyExists",
+            None,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("{VS}/existing"),
+            {
+                let mut o = object("existing", "v2");
+                o["metadata"]["resourceVersion"] = "999".into();
+                o.to_string().into_bytes()
+            },
+            json_ct,
+            409,
+            "Conflict",
+            None,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("{VS}/other"),
+            object("existing", "v2").to_string().into_bytes(),
+            json_ct,
+            400,
+            "BadRequest",
+            None,
+        ),
+        (
+            reqwest::Method::PATCH,
+            format!("{VS}/existing"),
+            b"[]".to_vec(),
+            "application/json-patch+json",
+            415,
+            "UnsupportedMediaType",
+            None,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("{VS}?watch=true&resourceVersion=abc"),
+            vec![],
+            json_ct,
+            400,
+            "BadRequest",
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/cluster/members".into(),
+            b"{\"id\":\"x\"}".to_vec(),
+            json_ct,
+            400,
+            "BadRequest",
+            None,
+        ),
+    ];
+    for (method, path, body, ct, code, reason, field) in cases {
+        let what = format!("{method} {path}");
+        let r = send(method, &path, body, ct).await?;
+        assert_eq!(r.status().as_u16(), code, "{what}");
+        let v: Value = r.json().await?;
+        check_status(&v, code, reason);
+        if let Some(f) = field {
+            let causes = v["details"]["causes"].as_array().expect("causes");
+            assert!(causes.iter().any(|c| c["field"] == f), "{what}: no cause for {f}: {v}");
+        }
+    }
+    assert_eq!(revision(&c).await, before, "a rejected request wrote something");
+    // The server is still healthy after all that.
+    assert!(http.get(n.url("/healthz")).send().await?.status().is_success());
+    Ok(())
+}
