@@ -20,7 +20,11 @@ pub struct Cause {
 impl Cause {
     /// A cause for `field`.
     pub fn new(reason: &str, field: &str, message: impl Into<String>) -> Self {
-        Self { reason: reason.into(), field: field.into(), message: message.into() }
+        Self {
+            reason: reason.into(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -105,7 +109,11 @@ pub enum ApiError {
 }
 
 fn summarize(causes: &[Cause]) -> String {
-    causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect::<Vec<_>>().join("; ")
+    causes
+        .iter()
+        .map(|c| format!("{}: {}", c.field, c.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl From<StoreError> for ApiError {
@@ -131,7 +139,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BadRequest"),
             ApiError::NotFound(_) | ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "NotFound"),
-            ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
+            ApiError::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed")
+            }
             ApiError::AlreadyExists(_) => (StatusCode::CONFLICT, "AlreadyExists"),
             ApiError::Conflict { .. } => (StatusCode::CONFLICT, "Conflict"),
             ApiError::Expired { .. } => (StatusCode::GONE, "Expired"),

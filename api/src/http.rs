@@ -45,8 +45,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz).fallback(wrong_method))
         .route("/metrics", get(metrics).fallback(wrong_method))
         .route("/v1/cluster", get(cluster).fallback(wrong_method))
-        .route("/v1/cluster/members", post(add_member).fallback(wrong_method))
-        .route("/v1/cluster/members/:id", delete(remove_member).fallback(wrong_method))
+        .route(
+            "/v1/cluster/members",
+            post(add_member).fallback(wrong_method),
+        )
+        .route(
+            "/v1/cluster/members/:id",
+            delete(remove_member).fallback(wrong_method),
+        )
         .route("/apis/*rest", any(resources))
         .route("/api/*rest", any(resources))
         .fallback(no_route)
@@ -63,7 +69,11 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
         p if p.starts_with("/v1/cluster/members/") => "DELETE",
         _ => "GET",
     };
-    ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().into(), allowed }
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().into(),
+        allowed,
+    }
 }
 
 async fn healthz(State(st): Shared) -> Response {
@@ -89,7 +99,14 @@ async fn readyz(State(st): Shared) -> Response {
 
 async fn metrics(State(st): Shared) -> Response {
     let body = st.metrics.render(&st.node);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 async fn cluster(State(st): Shared) -> Json<istio_store::ClusterStatus> {
@@ -161,11 +178,19 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
         _ => return Err(ApiError::NoRoute(path.into())),
     };
     let segment_ok = |s: &str| {
-        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
     };
-    for (what, s) in [("group", group), ("version", version), ("resource", resource)] {
+    for (what, s) in [
+        ("group", group),
+        ("version", version),
+        ("resource", resource),
+    ] {
         if !(segment_ok(s) || (what == "group" && s.is_empty())) {
-            return Err(ApiError::BadRequest(format!("invalid {what} {s:?} in path {path}")));
+            return Err(ApiError::BadRequest(format!(
+                "invalid {what} {s:?} in path {path}"
+            )));
         }
     }
     if let Some(ns) = namespace {
@@ -199,7 +224,9 @@ fn revision_param(q: &HashMap<String, String>) -> Result<Option<u64>, ApiError> 
     match q.get("resourceVersion").map(String::as_str) {
         None | Some("") => Ok(None),
         Some(s) => s.parse().map(Some).map_err(|_| {
-            ApiError::BadRequest(format!("resourceVersion {s:?} is not a revision (a decimal number)"))
+            ApiError::BadRequest(format!(
+                "resourceVersion {s:?} is not a revision (a decimal number)"
+            ))
         }),
     }
 }
@@ -217,9 +244,15 @@ fn request_id(headers: &HeaderMap, actor: &str) -> Result<String, ApiError> {
     match headers.get("idempotency-key") {
         None => Ok(format!("req-{:032x}", rand::random::<u128>())),
         Some(v) => {
-            let k = v.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 255).ok_or_else(|| {
-                ApiError::BadRequest("Idempotency-Key must be 1-255 visible ASCII characters".into())
-            })?;
+            let k = v
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "Idempotency-Key must be 1-255 visible ASCII characters".into(),
+                    )
+                })?;
             Ok(format!("idem/{actor}/{k}"))
         }
     }
@@ -255,14 +288,17 @@ async fn resources(
 ) -> Response {
     let start = Instant::now();
     let q = query.map(|Query(q)| q).unwrap_or_default();
-    let item = parse_target(uri.path()).map(|t| t.name.is_some()).unwrap_or(false);
+    let item = parse_target(uri.path())
+        .map(|t| t.name.is_some())
+        .unwrap_or(false);
     let verb = verb_of(&method, item, &q);
     let resp = match handle(&st, &method, &uri, &headers, &q, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
     if verb != "watch" {
-        st.metrics.observe(verb, resp.status().as_u16(), start.elapsed());
+        st.metrics
+            .observe(verb, resp.status().as_u16(), start.elapsed());
     }
     resp
 }
@@ -276,7 +312,10 @@ async fn handle(
     body: Body,
 ) -> Result<Response, ApiError> {
     let target = parse_target(uri.path())?;
-    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+    {
         if len.parse::<usize>().is_ok_and(|n| n > MAX_BODY) {
             return Err(ApiError::TooLarge { limit: MAX_BODY });
         }
@@ -303,7 +342,8 @@ async fn handle(
 fn json_response(code: StatusCode, v: Value, replayed: bool) -> Response {
     let mut r = (code, Json(v)).into_response();
     if replayed {
-        r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        r.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     r
 }
@@ -316,7 +356,11 @@ async fn get_one(
 ) -> Result<Response, ApiError> {
     let (res, _) = st.node.get(&t.key(name), consistency(q)?).await?;
     match res {
-        Some(r) => Ok(json_response(StatusCode::OK, object::decorate(&r, None), false)),
+        Some(r) => Ok(json_response(
+            StatusCode::OK,
+            object::decorate(&r, None),
+            false,
+        )),
         None => Err(ApiError::NotFound(t.subject(name))),
     }
 }
@@ -362,8 +406,13 @@ async fn submit(
         op: CommandOp::Txn(txn),
     };
     match st.node.write(cmd).await? {
-        istio_store::Response::Txn { outcome, deduplicated } => Ok((outcome, deduplicated)),
-        other => Err(ApiError::Internal(format!("unexpected store response {other:?}"))),
+        istio_store::Response::Txn {
+            outcome,
+            deduplicated,
+        } => Ok((outcome, deduplicated)),
+        other => Err(ApiError::Internal(format!(
+            "unexpected store response {other:?}"
+        ))),
     }
 }
 
@@ -374,13 +423,18 @@ fn encode_object(v: &Value) -> Vec<u8> {
 /// Maps a failed txn on the object `name` to its API error.
 fn failure(t: &Target, name: &str, f: TxnFailure) -> ApiError {
     match f {
-        TxnFailure::Precondition { condition: Precondition::Absent(_), .. } => {
-            ApiError::AlreadyExists(t.subject(name))
-        }
+        TxnFailure::Precondition {
+            condition: Precondition::Absent(_),
+            ..
+        } => ApiError::AlreadyExists(t.subject(name)),
         TxnFailure::Precondition { actual: None, .. } | TxnFailure::NotFound { .. } => {
             ApiError::NotFound(t.subject(name))
         }
-        TxnFailure::Precondition { condition, actual: Some(a), .. } => ApiError::Conflict {
+        TxnFailure::Precondition {
+            condition,
+            actual: Some(a),
+            ..
+        } => ApiError::Conflict {
             subject: t.subject(name),
             msg: match condition {
                 Precondition::ModRevision(_, want) => format!(
@@ -393,15 +447,16 @@ fn failure(t: &Target, name: &str, f: TxnFailure) -> ApiError {
     }
 }
 
-fn committed(
-    t: &Target,
-    name: &str,
-    outcome: TxnOutcome,
-) -> Result<(Resource, bool), ApiError> {
+fn committed(t: &Target, name: &str, outcome: TxnOutcome) -> Result<(Resource, bool), ApiError> {
     match outcome {
-        TxnOutcome::Committed { mut results, existed, .. } if !results.is_empty() => {
-            Ok((results.swap_remove(0), existed.first().copied().unwrap_or(false)))
-        }
+        TxnOutcome::Committed {
+            mut results,
+            existed,
+            ..
+        } if !results.is_empty() => Ok((
+            results.swap_remove(0),
+            existed.first().copied().unwrap_or(false),
+        )),
         TxnOutcome::Committed { .. } => Err(ApiError::Internal("empty txn result".into())),
         TxnOutcome::Failed { failure: f, .. } => Err(failure(t, name, f)),
     }
@@ -417,11 +472,18 @@ async fn create(
     let key = t.key(&inc.name);
     let txn = Txn {
         preconditions: vec![Precondition::Absent(key.clone())],
-        ops: vec![Op::Put { key, object: encode_object(&inc.object) }],
+        ops: vec![Op::Put {
+            key,
+            object: encode_object(&inc.object),
+        }],
     };
     let (outcome, replayed) = submit(st, headers, "create", txn).await?;
     let (res, _) = committed(t, &inc.name, outcome)?;
-    Ok(json_response(StatusCode::CREATED, object::decorate(&res, None), replayed))
+    Ok(json_response(
+        StatusCode::CREATED,
+        object::decorate(&res, None),
+        replayed,
+    ))
 }
 
 async fn replace(
@@ -437,10 +499,20 @@ async fn replace(
         Some(rv) => vec![Precondition::ModRevision(key.clone(), rv)],
         None => vec![],
     };
-    let txn = Txn { preconditions, ops: vec![Op::Put { key, object: encode_object(&inc.object) }] };
+    let txn = Txn {
+        preconditions,
+        ops: vec![Op::Put {
+            key,
+            object: encode_object(&inc.object),
+        }],
+    };
     let (outcome, replayed) = submit(st, headers, "update", txn).await?;
     let (res, existed) = committed(t, name, outcome)?;
-    let code = if existed { StatusCode::OK } else { StatusCode::CREATED };
+    let code = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok(json_response(code, object::decorate(&res, None), replayed))
 }
 
@@ -451,7 +523,10 @@ async fn patch(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.starts_with("application/merge-patch+json") {
         return Err(ApiError::UnsupportedMediaType(format!(
             "{ct}; PATCH supports application/merge-patch+json"
@@ -460,10 +535,16 @@ async fn patch(
     let patch: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("patch is not valid JSON: {e}")))?;
     if !patch.is_object() {
-        return Err(ApiError::BadRequest("a merge patch must be a JSON object".into()));
+        return Err(ApiError::BadRequest(
+            "a merge patch must be a JSON object".into(),
+        ));
     }
     // Without an Idempotency-Key, a lost compare-and-set race is retried on the new version.
-    let attempts = if headers.contains_key("idempotency-key") { 1 } else { 5 };
+    let attempts = if headers.contains_key("idempotency-key") {
+        1
+    } else {
+        5
+    };
     let key = t.key(name);
     let mut last = None;
     for _ in 0..attempts {
@@ -473,15 +554,26 @@ async fn patch(
         let explicit_rv = patch.pointer("/metadata/resourceVersion").is_some();
         object::merge_patch(&mut v, &patch);
         let inc = object::check_object(v, t, Some(name))?;
-        let rv = if explicit_rv { inc.resource_version.unwrap_or(0) } else { cur.mod_revision };
+        let rv = if explicit_rv {
+            inc.resource_version.unwrap_or(0)
+        } else {
+            cur.mod_revision
+        };
         let txn = Txn {
             preconditions: vec![Precondition::ModRevision(key.clone(), rv)],
-            ops: vec![Op::Put { key: key.clone(), object: encode_object(&inc.object) }],
+            ops: vec![Op::Put {
+                key: key.clone(),
+                object: encode_object(&inc.object),
+            }],
         };
         let (outcome, replayed) = submit(st, headers, "patch", txn).await?;
         match committed(t, name, outcome) {
             Ok((res, _)) => {
-                return Ok(json_response(StatusCode::OK, object::decorate(&res, None), replayed))
+                return Ok(json_response(
+                    StatusCode::OK,
+                    object::decorate(&res, None),
+                    replayed,
+                ))
             }
             Err(e @ ApiError::Conflict { .. }) if !explicit_rv => last = Some(e),
             Err(e) => return Err(e),
@@ -500,25 +592,36 @@ async fn remove(
     let key = t.key(name);
     let mut preconditions = vec![];
     if !body.is_empty() {
-        let opts: Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("DeleteOptions body is not valid JSON: {e}")))?;
+        let opts: Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadRequest(format!("DeleteOptions body is not valid JSON: {e}"))
+        })?;
         if let Some(rv) = opts.pointer("/preconditions/resourceVersion") {
-            let rv = rv.as_str().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "preconditions.resourceVersion must be a decimal string, got {rv}"
-                ))
-            })?;
+            let rv = rv
+                .as_str()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "preconditions.resourceVersion must be a decimal string, got {rv}"
+                    ))
+                })?;
             preconditions.push(Precondition::ModRevision(key.clone(), rv));
         }
     }
-    let txn = Txn { preconditions, ops: vec![Op::Delete { key }] };
+    let txn = Txn {
+        preconditions,
+        ops: vec![Op::Delete { key }],
+    };
     let (outcome, replayed) = submit(st, headers, "delete", txn).await?;
     let rev = match &outcome {
         TxnOutcome::Committed { revision, .. } => Some(*revision),
         TxnOutcome::Failed { .. } => None,
     };
     let (res, _) = committed(t, name, outcome)?;
-    Ok(json_response(StatusCode::OK, object::decorate(&res, rev), replayed))
+    Ok(json_response(
+        StatusCode::OK,
+        object::decorate(&res, rev),
+        replayed,
+    ))
 }
 
 fn watch_lines(ev: &Event) -> Vec<u8> {
@@ -612,11 +715,17 @@ mod tests {
         let t = parse_target("/api/v1/namespaces/ns/configmaps").unwrap();
         assert_eq!(t.group, "");
         assert!(matches!(parse_target("/apis/g"), Err(ApiError::NoRoute(_))));
-        assert!(matches!(parse_target("/apis/g/v1/namespaces/ns"), Err(ApiError::NoRoute(_))));
+        assert!(matches!(
+            parse_target("/apis/g/v1/namespaces/ns"),
+            Err(ApiError::NoRoute(_))
+        ));
         assert!(matches!(
             parse_target("/apis/g/v1/namespaces/NS/things"),
             Err(ApiError::BadRequest(_))
         ));
-        assert!(matches!(parse_target("/apis/g/v1/a/b/c/d/e/f"), Err(ApiError::NoRoute(_))));
+        assert!(matches!(
+            parse_target("/apis/g/v1/a/b/c/d/e/f"),
+            Err(ApiError::NoRoute(_))
+        ));
     }
 }

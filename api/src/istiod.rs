@@ -18,7 +18,11 @@ use crate::metrics::Metrics;
 
 /// Command-line flags of `istiod`.
 #[derive(Debug, Parser)]
-#[command(name = "istiod", version, about = "istio-rs control plane: one member of the replicated event log")]
+#[command(
+    name = "istiod",
+    version,
+    about = "istio-rs control plane: one member of the replicated event log"
+)]
 pub struct Args {
     /// This member's id (> 0, unique in the cluster).
     #[arg(long, default_value_t = 1)]
@@ -107,7 +111,9 @@ fn init_tracing(format: &str) {
 pub fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_tracing(&args.log_format);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run(args))
 }
 
@@ -130,7 +136,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.id == 0 {
         bail!("--id must be > 0");
     }
-    for (flag, addr) in [("--http", args.http), ("--grpc", args.grpc), ("--raft", args.raft)] {
+    for (flag, addr) in [
+        ("--http", args.http),
+        ("--grpc", args.grpc),
+        ("--raft", args.raft),
+    ] {
         if !addr.ip().is_loopback() {
             bail!(
                 "{flag} {addr} is not a loopback address; non-loopback listeners require TLS, \
@@ -142,7 +152,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         match peers.get(&args.id) {
             None => bail!("--peers does not include this member's --id {}", args.id),
             Some(a) if *a != args.raft => {
-                bail!("--peers gives member {} the address {a}, but --raft is {}", args.id, args.raft)
+                bail!(
+                    "--peers gives member {} the address {a}, but --raft is {}",
+                    args.id,
+                    args.raft
+                )
             }
             _ => {}
         }
@@ -196,11 +210,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         (None, Some(_)) => tracing::info!("already a member; ignoring --join"),
         (None, None) => {
-            node.initialize(BTreeMap::from([(args.id, args.raft.to_string())])).await?;
+            node.initialize(BTreeMap::from([(args.id, args.raft.to_string())]))
+                .await?;
         }
     }
 
-    let state = Arc::new(AppState { node: node.clone(), metrics: Metrics::default(), shutdown: stop_rx.clone() });
+    let state = Arc::new(AppState {
+        node: node.clone(),
+        metrics: Metrics::default(),
+        shutdown: stop_rx.clone(),
+    });
     let app = router(state);
     let mut http_stop = stop_rx.clone();
     let http_server = tokio::spawn(async move {
@@ -221,7 +240,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("signal received; draining");
     let _ = stop_tx.send(true);
-    if tokio::time::timeout(Duration::from_secs(5), http_server).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), http_server)
+        .await
+        .is_err()
+    {
         tracing::warn!("HTTP connections still open after 5s; closing them");
     }
     node.shutdown().await?;

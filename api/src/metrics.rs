@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use istio_store::StoreNode;
 
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -43,9 +45,18 @@ impl Metrics {
         let mut out = String::new();
         let s = node.local_status();
         let gauge = |out: &mut String, name: &str, help: &str, kind: &str, v: f64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
         };
-        gauge(&mut out, "istio_raft_term", "Current Raft term.", "gauge", s.term as f64);
+        gauge(
+            &mut out,
+            "istio_raft_term",
+            "Current Raft term.",
+            "gauge",
+            s.term as f64,
+        );
         gauge(
             &mut out,
             "istio_raft_is_leader",
@@ -67,22 +78,69 @@ impl Metrics {
             "counter",
             node.leader_changes() as f64,
         );
-        gauge(&mut out, "istio_raft_last_log_index", "Last index in the local Raft log.", "gauge", s.last_log_index as f64);
-        gauge(&mut out, "istio_raft_commit_index", "Highest commit index known to this member.", "gauge", s.commit_index as f64);
-        gauge(&mut out, "istio_raft_applied_index", "Last log index applied to the state machine.", "gauge", s.applied.applied_index as f64);
-        gauge(&mut out, "istio_raft_snapshot_index", "Last log index covered by the snapshot.", "gauge", s.snapshot_index as f64);
-        gauge(&mut out, "istio_raft_purged_index", "Highest purged log index.", "gauge", s.purged_index as f64);
-        gauge(&mut out, "istio_store_revision", "Current revision of the event log.", "gauge", s.applied.revision as f64);
-        gauge(&mut out, "istio_store_compact_revision", "Events at or below this revision are compacted.", "gauge", s.applied.compact_revision as f64);
+        gauge(
+            &mut out,
+            "istio_raft_last_log_index",
+            "Last index in the local Raft log.",
+            "gauge",
+            s.last_log_index as f64,
+        );
+        gauge(
+            &mut out,
+            "istio_raft_commit_index",
+            "Highest commit index known to this member.",
+            "gauge",
+            s.commit_index as f64,
+        );
+        gauge(
+            &mut out,
+            "istio_raft_applied_index",
+            "Last log index applied to the state machine.",
+            "gauge",
+            s.applied.applied_index as f64,
+        );
+        gauge(
+            &mut out,
+            "istio_raft_snapshot_index",
+            "Last log index covered by the snapshot.",
+            "gauge",
+            s.snapshot_index as f64,
+        );
+        gauge(
+            &mut out,
+            "istio_raft_purged_index",
+            "Highest purged log index.",
+            "gauge",
+            s.purged_index as f64,
+        );
+        gauge(
+            &mut out,
+            "istio_store_revision",
+            "Current revision of the event log.",
+            "gauge",
+            s.applied.revision as f64,
+        );
+        gauge(
+            &mut out,
+            "istio_store_compact_revision",
+            "Events at or below this revision are compacted.",
+            "gauge",
+            s.applied.compact_revision as f64,
+        );
         gauge(
             &mut out,
             "istio_store_events_retained",
             "Events currently retained in the event log.",
             "gauge",
-            s.applied.revision.saturating_sub(s.applied.compact_revision) as f64,
+            s.applied
+                .revision
+                .saturating_sub(s.applied.compact_revision) as f64,
         );
         let name = "istio_http_request_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} HTTP API request latency by verb and code.");
+        let _ = writeln!(
+            out,
+            "# HELP {name} HTTP API request latency by verb and code."
+        );
         let _ = writeln!(out, "# TYPE {name} histogram");
         let map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         for ((verb, code), h) in map.iter() {
@@ -93,9 +151,21 @@ impl Metrics {
                     h.counts[i]
                 );
             }
-            let _ = writeln!(out, "{name}_bucket{{verb=\"{verb}\",code=\"{code}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "{name}_sum{{verb=\"{verb}\",code=\"{code}\"}} {}", h.sum);
-            let _ = writeln!(out, "{name}_count{{verb=\"{verb}\",code=\"{code}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{verb=\"{verb}\",code=\"{code}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "{name}_sum{{verb=\"{verb}\",code=\"{code}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "{name}_count{{verb=\"{verb}\",code=\"{code}\"}} {}",
+                h.count
+            );
         }
         out
     }

@@ -11,8 +11,14 @@ use crate::error::{ApiError, Cause, Subject};
 pub const MAX_BODY: usize = 3 << 20;
 
 /// Metadata fields set by the server; anything a client sends for them is ignored.
-const SERVER_FIELDS: &[&str] =
-    &["resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink"];
+const SERVER_FIELDS: &[&str] = &[
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+];
 
 /// Where a request is addressed: group/version/resource and, for items, namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,12 +47,21 @@ impl Target {
 
     /// The store key of `name` under this target.
     pub fn key(&self, name: &str) -> ResourceKey {
-        ResourceKey::new(&self.group, &self.resource, self.namespace.as_deref().unwrap_or(""), name)
+        ResourceKey::new(
+            &self.group,
+            &self.resource,
+            self.namespace.as_deref().unwrap_or(""),
+            name,
+        )
     }
 
     /// Error subject for `name`.
     pub fn subject(&self, name: &str) -> Subject {
-        Subject { group: self.group.clone(), kind: self.resource.clone(), name: name.into() }
+        Subject {
+            group: self.group.clone(),
+            kind: self.resource.clone(),
+            name: name.into(),
+        }
     }
 }
 
@@ -68,14 +83,14 @@ pub fn check_name(name: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if name.len() > 253 {
-        return Err(format!("must be no more than 253 characters (is {})", name.len()));
+        return Err(format!(
+            "must be no more than 253 characters (is {})",
+            name.len()
+        ));
     }
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
     let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    if !name.chars().all(ok_char)
-        || !name.starts_with(alnum)
-        || !name.ends_with(alnum)
-    {
+    if !name.chars().all(ok_char) || !name.starts_with(alnum) || !name.ends_with(alnum) {
         return Err(format!(
             "{name:?} is not a valid name: use lower-case letters, digits, '-' and '.', \
              starting and ending with a letter or digit (e.g. 'reviews-route')"
@@ -91,9 +106,8 @@ pub fn parse_incoming(
     target: &Target,
     path_name: Option<&str>,
 ) -> Result<Incoming, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::BadRequest(format!("request body is not valid JSON: {e}"))
-    })?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))?;
     check_object(value, target, path_name)
 }
 
@@ -105,7 +119,12 @@ pub fn check_object(
 ) -> Result<Incoming, ApiError> {
     let display_name = path_name
         .map(str::to_owned)
-        .or_else(|| value.pointer("/metadata/name").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| {
+            value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or_default();
     let subject = target.subject(&display_name);
     let Some(obj) = value.as_object_mut() else {
@@ -139,14 +158,24 @@ pub fn check_object(
             format!("must be a non-empty string, got {v}"),
         )),
     }
-    let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let meta = obj
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     let Some(meta) = meta.as_object_mut() else {
-        causes.push(Cause::new("FieldValueInvalid", "metadata", "must be an object"));
+        causes.push(Cause::new(
+            "FieldValueInvalid",
+            "metadata",
+            "must be an object",
+        ));
         return Err(ApiError::Invalid { subject, causes });
     };
     let name = match meta.get("name") {
         None => {
-            causes.push(Cause::new("FieldValueRequired", "metadata.name", "name is required"));
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                "metadata.name",
+                "name is required",
+            ));
             String::new()
         }
         Some(Value::String(n)) => {
@@ -204,7 +233,9 @@ pub fn check_object(
                 causes.push(Cause::new(
                     "FieldValueInvalid",
                     "metadata.resourceVersion",
-                    format!("{s:?} is not a resource version this server issued (a decimal number)"),
+                    format!(
+                        "{s:?} is not a resource version this server issued (a decimal number)"
+                    ),
                 ));
                 None
             }
@@ -224,7 +255,11 @@ pub fn check_object(
     if !causes.is_empty() {
         return Err(ApiError::Invalid { subject, causes });
     }
-    Ok(Incoming { name, resource_version, object: value })
+    Ok(Incoming {
+        name,
+        resource_version,
+        object: value,
+    })
 }
 
 /// JSON type name, for messages.
@@ -242,7 +277,8 @@ pub fn type_name(v: &Value) -> &'static str {
 fn rfc3339(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// A stable, unique-per-incarnation UID derived from the key and creation revision.
@@ -257,7 +293,14 @@ fn uid(key: &ResourceKey, create_revision: u64) -> String {
     }
     let x = (u128::from(hashes[0]) << 64) | u128::from(hashes[1]);
     let s = format!("{x:032x}");
-    format!("{}-{}-{}-{}-{}", &s[..8], &s[8..12], &s[12..16], &s[16..20], &s[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &s[..8],
+        &s[8..12],
+        &s[12..16],
+        &s[16..20],
+        &s[20..]
+    )
 }
 
 /// The stored object with its server-owned metadata filled in. `resource_version` overrides
@@ -272,7 +315,10 @@ pub fn decorate(r: &Resource, resource_version: Option<u64>) -> Value {
         meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
         meta.insert("uid".into(), Value::String(uid(&r.key, r.create_revision)));
         meta.insert("generation".into(), Value::from(r.version));
-        meta.insert("creationTimestamp".into(), Value::String(rfc3339(r.create_time_ms)));
+        meta.insert(
+            "creationTimestamp".into(),
+            Value::String(rfc3339(r.create_time_ms)),
+        );
     }
     v
 }
@@ -335,15 +381,30 @@ mod tests {
     fn incoming_errors_name_fields() {
         let t = target(Some("ns"));
         let e = parse_incoming(br#"{"kind":"X","metadata":{}}"#, &t, None).unwrap_err();
-        let ApiError::Invalid { causes, .. } = e else { panic!("{e:?}") };
+        let ApiError::Invalid { causes, .. } = e else {
+            panic!("{e:?}")
+        };
         let fields: Vec<_> = causes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, ["apiVersion", "metadata.name"]);
-        assert!(matches!(parse_incoming(b"{", &t, None), Err(ApiError::BadRequest(_))));
-        assert!(matches!(parse_incoming(b"[]", &t, None), Err(ApiError::BadRequest(_))));
+        assert!(matches!(
+            parse_incoming(b"{", &t, None),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_incoming(b"[]", &t, None),
+            Err(ApiError::BadRequest(_))
+        ));
         let wrong_ns = br#"{"apiVersion":"networking.istio.io/v1","kind":"X","metadata":{"name":"a","namespace":"o"}}"#;
-        assert!(matches!(parse_incoming(wrong_ns, &t, None), Err(ApiError::BadRequest(_))));
-        let wrong_name = br#"{"apiVersion":"networking.istio.io/v1","kind":"X","metadata":{"name":"a"}}"#;
-        assert!(matches!(parse_incoming(wrong_name, &t, Some("b")), Err(ApiError::BadRequest(_))));
+        assert!(matches!(
+            parse_incoming(wrong_ns, &t, None),
+            Err(ApiError::BadRequest(_))
+        ));
+        let wrong_name =
+            br#"{"apiVersion":"networking.istio.io/v1","kind":"X","metadata":{"name":"a"}}"#;
+        assert!(matches!(
+            parse_incoming(wrong_name, &t, Some("b")),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 
     #[test]

@@ -85,7 +85,11 @@ impl Peers {
                 Rpc::Status => client.status(payload).await,
             }
         };
-        let peer_err = |reason: String| StoreError::Peer { peer, addr: addr.to_owned(), reason };
+        let peer_err = |reason: String| StoreError::Peer {
+            peer,
+            addr: addr.to_owned(),
+            reason,
+        };
         let reply = tokio::time::timeout(timeout, fut)
             .await
             .map_err(|_| peer_err(format!("no reply within {timeout:?}")))?
@@ -105,7 +109,11 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerNetwork;
 
     async fn new_client(&mut self, target: NodeId, node: &Node) -> Self::Network {
-        PeerNetwork { peers: self.peers.clone(), target, addr: node.addr.clone() }
+        PeerNetwork {
+            peers: self.peers.clone(),
+            target,
+            addr: node.addr.clone(),
+        }
     }
 }
 

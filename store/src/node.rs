@@ -190,7 +190,10 @@ impl StoreNode {
     /// data dir says so; see [`StoreNode::initialize`]).
     pub async fn open(cfg: StoreConfig) -> Result<Arc<Self>, StoreError> {
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
-            StoreError::Invalid(format!("cannot create data dir {}: {e}", cfg.data_dir.display()))
+            StoreError::Invalid(format!(
+                "cannot create data dir {}: {e}",
+                cfg.data_dir.display()
+            ))
         })?;
         let db = sled::Config::new()
             .path(cfg.data_dir.join("sled"))
@@ -217,7 +220,9 @@ impl StoreNode {
         .validate()
         .map_err(|e| StoreError::Invalid(format!("raft config: {e}")))?;
         let peers = Peers::default();
-        let net = NetworkFactory { peers: peers.clone() };
+        let net = NetworkFactory {
+            peers: peers.clone(),
+        };
         let raft = Raft::new(cfg.id, Arc::new(raft_cfg), net, log, sm)
             .await
             .map_err(|e| StoreError::Raft(e.to_string()))?;
@@ -275,7 +280,9 @@ impl StoreNode {
                 continue;
             }
             let st = n.sm.applied_state();
-            let excess = st.revision.saturating_sub(st.compact_revision + n.cfg.retain_revisions);
+            let excess = st
+                .revision
+                .saturating_sub(st.compact_revision + n.cfg.retain_revisions);
             let prune = last_dedup_prune.elapsed() > n.cfg.dedup_window / 10;
             if excess == 0 && !prune {
                 continue;
@@ -326,7 +333,10 @@ impl StoreNode {
 
     /// Whether the raft log/state are initialized (this member belongs to a cluster).
     pub async fn is_initialized(&self) -> Result<bool, StoreError> {
-        self.raft.is_initialized().await.map_err(|e| StoreError::Raft(e.to_string()))
+        self.raft
+            .is_initialized()
+            .await
+            .map_err(|e| StoreError::Raft(e.to_string()))
     }
 
     /// Forms a cluster of `members` (id → raft address). Every founding member may call it
@@ -335,8 +345,10 @@ impl StoreNode {
         if self.is_initialized().await? {
             return Ok(());
         }
-        let nodes: BTreeMap<NodeId, Node> =
-            members.into_iter().map(|(id, addr)| (id, Node { addr })).collect();
+        let nodes: BTreeMap<NodeId, Node> = members
+            .into_iter()
+            .map(|(id, addr)| (id, Node { addr }))
+            .collect();
         match self.raft.initialize(nodes).await {
             Ok(()) => Ok(()),
             Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => Ok(()),
@@ -347,7 +359,11 @@ impl StoreNode {
     /// Ready: a member of a cluster that has a leader, and not far behind its commit index.
     pub fn is_ready(&self) -> bool {
         let m = self.raft.metrics().borrow().clone();
-        let member = m.membership_config.membership().get_node(&self.cfg.id).is_some();
+        let member = m
+            .membership_config
+            .membership()
+            .get_node(&self.cfg.id)
+            .is_some();
         let applied = m.last_applied.map_or(0, |l| l.index);
         let commit = self.known_commit.load(Ordering::Relaxed);
         member
@@ -359,7 +375,11 @@ impl StoreNode {
     /// This member's status.
     pub fn local_status(&self) -> MemberStatus {
         let m = self.raft.metrics().borrow().clone();
-        let voter = m.membership_config.membership().voter_ids().any(|v| v == self.cfg.id);
+        let voter = m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|v| v == self.cfg.id);
         let role = match m.state {
             ServerState::Leader => "leader",
             ServerState::Candidate => "candidate",
@@ -371,7 +391,9 @@ impl StoreNode {
         let commit = if m.state == ServerState::Leader {
             applied.applied_index
         } else {
-            self.known_commit.load(Ordering::Relaxed).max(applied.applied_index)
+            self.known_commit
+                .load(Ordering::Relaxed)
+                .max(applied.applied_index)
         };
         MemberStatus {
             id: self.cfg.id,
@@ -402,18 +424,35 @@ impl StoreNode {
                     Ok(self.local_status())
                 } else {
                     self.peers
-                        .call::<_, MemberStatus>(id, &addr, Rpc::Status, &(), Duration::from_secs(1))
+                        .call::<_, MemberStatus>(
+                            id,
+                            &addr,
+                            Rpc::Status,
+                            &(),
+                            Duration::from_secs(1),
+                        )
                         .await
                 };
                 let (status, error) = match res {
                     Ok(s) => (Some(s), None),
                     Err(e) => (None, Some(e.to_string())),
                 };
-                ClusterMember { id, raft_addr: addr, voter, status, error }
+                ClusterMember {
+                    id,
+                    raft_addr: addr,
+                    voter,
+                    status,
+                    error,
+                }
             }
         });
         let members = futures::future::join_all(asks).await;
-        ClusterStatus { reporter: self.cfg.id, leader: m.current_leader, term: m.current_term, members }
+        ClusterStatus {
+            reporter: self.cfg.id,
+            leader: m.current_leader,
+            term: m.current_term,
+            members,
+        }
     }
 
     /// Waits (until `deadline`) for a known leader; returns its id and raft address.
@@ -497,10 +536,13 @@ impl StoreNode {
                         )
                         .await
                     {
-                        Ok(Ok(ForwardReply::Write { response, log_index })) => {
-                            Ok(Attempt::Done((response, log_index)))
+                        Ok(Ok(ForwardReply::Write {
+                            response,
+                            log_index,
+                        })) => Ok(Attempt::Done((response, log_index))),
+                        Ok(Ok(other)) => {
+                            Err(StoreError::Raft(format!("unexpected reply {other:?}")))
                         }
-                        Ok(Ok(other)) => Err(StoreError::Raft(format!("unexpected reply {other:?}"))),
                         Ok(Err(ForwardError::NotLeader)) => Ok(Attempt::Retry("not leader".into())),
                         Ok(Err(ForwardError::Failed(m))) => Err(StoreError::Raft(m)),
                         Err(e) => Ok(Attempt::Retry(e.to_string())),
@@ -666,7 +708,9 @@ impl StoreNode {
     async fn lead(&self, req: Forward) -> Result<ForwardReply, ForwardError> {
         fn write_err(e: RaftError<NodeId, ClientWriteError<NodeId, Node>>) -> ForwardError {
             match e {
-                RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => ForwardError::NotLeader,
+                RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => {
+                    ForwardError::NotLeader
+                }
                 e => ForwardError::Failed(e.to_string()),
             }
         }
@@ -675,13 +719,16 @@ impl StoreNode {
                 .raft
                 .client_write(cmd)
                 .await
-                .map(|r| ForwardReply::Write { response: r.data, log_index: r.log_id.index })
+                .map(|r| ForwardReply::Write {
+                    response: r.data,
+                    log_index: r.log_id.index,
+                })
                 .map_err(write_err),
             Forward::ReadIndex => match self.raft.get_read_log_id().await {
                 Ok((read, _)) => Ok(ForwardReply::ReadIndex(read.map_or(0, |l| l.index))),
-                Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(_))) => {
-                    Err(ForwardError::NotLeader)
-                }
+                Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(
+                    _,
+                ))) => Err(ForwardError::NotLeader),
                 Err(e) => Err(ForwardError::Failed(e.to_string())),
             },
             Forward::AddMember { id, addr } => {
@@ -697,7 +744,10 @@ impl StoreNode {
                     )));
                 }
                 tracing::info!(id, %addr, "adding learner");
-                self.raft.add_learner(id, Node { addr }, true).await.map_err(write_err)?;
+                self.raft
+                    .add_learner(id, Node { addr }, true)
+                    .await
+                    .map_err(write_err)?;
                 tracing::info!(id, "promoting learner to voter");
                 self.raft
                     .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
@@ -722,7 +772,10 @@ impl StoreNode {
                     ChangeMembers::RemoveNodes(BTreeSet::from([id]))
                 };
                 tracing::info!(id, "removing member");
-                self.raft.change_membership(change, false).await.map_err(write_err)?;
+                self.raft
+                    .change_membership(change, false)
+                    .await
+                    .map_err(write_err)?;
                 Ok(ForwardReply::Done)
             }
         }
@@ -747,7 +800,10 @@ fn clone_forward(f: &Forward) -> Forward {
     match f {
         Forward::Write(c) => Forward::Write(c.clone()),
         Forward::ReadIndex => Forward::ReadIndex,
-        Forward::AddMember { id, addr } => Forward::AddMember { id: *id, addr: addr.clone() },
+        Forward::AddMember { id, addr } => Forward::AddMember {
+            id: *id,
+            addr: addr.clone(),
+        },
         Forward::RemoveMember { id } => Forward::RemoveMember { id: *id },
     }
 }
@@ -763,7 +819,10 @@ fn bad_payload(e: StoreError) -> Status {
 
 #[tonic::async_trait]
 impl RaftService for RaftGrpc {
-    async fn append_entries(&self, req: Request<Payload>) -> Result<tonic::Response<Payload>, Status> {
+    async fn append_entries(
+        &self,
+        req: Request<Payload>,
+    ) -> Result<tonic::Response<Payload>, Status> {
         let rpc: openraft::raft::AppendEntriesRequest<TypeConfig> =
             decode(&req.into_inner().data, "append-entries request").map_err(bad_payload)?;
         if let Some(c) = rpc.leader_commit {
@@ -791,12 +850,15 @@ impl RaftService for RaftGrpc {
     }
 
     async fn forward(&self, req: Request<Payload>) -> Result<tonic::Response<Payload>, Status> {
-        let fwd: Forward = decode(&req.into_inner().data, "forwarded request").map_err(bad_payload)?;
+        let fwd: Forward =
+            decode(&req.into_inner().data, "forwarded request").map_err(bad_payload)?;
         let res = self.node.lead(fwd).await;
         Ok(tonic::Response::new(Payload { data: encode(&res) }))
     }
 
     async fn status(&self, _req: Request<Payload>) -> Result<tonic::Response<Payload>, Status> {
-        Ok(tonic::Response::new(Payload { data: encode(&self.node.local_status()) }))
+        Ok(tonic::Response::new(Payload {
+            data: encode(&self.node.local_status()),
+        }))
     }
 }

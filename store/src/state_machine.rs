@@ -70,7 +70,10 @@ fn resource_key_bytes(k: &ResourceKey) -> Vec<u8> {
         RES.len() + k.group.len() + k.resource.len() + k.namespace.len() + k.name.len() + 3,
     );
     out.extend_from_slice(RES);
-    for (i, part) in [&k.group, &k.resource, &k.namespace, &k.name].into_iter().enumerate() {
+    for (i, part) in [&k.group, &k.resource, &k.namespace, &k.name]
+        .into_iter()
+        .enumerate()
+    {
         if i > 0 {
             out.push(0);
         }
@@ -148,7 +151,10 @@ impl Inner {
     }
 
     fn read_resource(&self, key: &[u8]) -> Result<Option<Resource>, StoreError> {
-        self.tree.get(key)?.map(|v| decode(&v, "resource")).transpose()
+        self.tree
+            .get(key)?
+            .map(|v| decode(&v, "resource"))
+            .transpose()
     }
 
     /// Applies one command; returns the response and the batch to commit.
@@ -160,20 +166,33 @@ impl Inner {
         let dedup_key = [DEDUP, cmd.request_id.as_bytes()].concat();
         if let Some(v) = self.tree.get(&dedup_key)? {
             let d: DedupEntry = decode(&v, "idempotency entry")?;
-            return Ok(Response::Txn { outcome: d.outcome, deduplicated: true });
+            return Ok(Response::Txn {
+                outcome: d.outcome,
+                deduplicated: true,
+            });
         }
         match &cmd.op {
             CommandOp::Txn(txn) => {
                 let outcome = self.apply_txn(cmd, txn, batch)?;
-                let entry = DedupEntry { time_ms: cmd.time_ms, outcome: outcome.clone() };
+                let entry = DedupEntry {
+                    time_ms: cmd.time_ms,
+                    outcome: outcome.clone(),
+                };
                 batch.insert(dedup_key, encode(&entry));
-                Ok(Response::Txn { outcome, deduplicated: false })
+                Ok(Response::Txn {
+                    outcome,
+                    deduplicated: false,
+                })
             }
-            CommandOp::Compact { revision, dedup_before_ms } => {
+            CommandOp::Compact {
+                revision,
+                dedup_before_ms,
+            } => {
                 let target = (*revision).min(self.revision);
                 if target > self.compact {
-                    for item in
-                        self.tree.range([EVT, &(self.compact + 1).to_be_bytes()].concat()..)
+                    for item in self
+                        .tree
+                        .range([EVT, &(self.compact + 1).to_be_bytes()].concat()..)
                     {
                         let (k, _) = item?;
                         if !k.starts_with(EVT) || k[EVT.len()..] > target.to_be_bytes()[..] {
@@ -191,7 +210,9 @@ impl Inner {
                         batch.remove(k);
                     }
                 }
-                Ok(Response::Compacted { revision: self.compact })
+                Ok(Response::Compacted {
+                    revision: self.compact,
+                })
             }
         }
     }
@@ -203,7 +224,9 @@ impl Inner {
         batch: &mut sled::Batch,
     ) -> Result<TxnOutcome, StoreError> {
         for (index, cond) in txn.preconditions.iter().enumerate() {
-            let actual = self.read_resource(&resource_key_bytes(cond.key()))?.map(|r| r.mod_revision);
+            let actual = self
+                .read_resource(&resource_key_bytes(cond.key()))?
+                .map(|r| r.mod_revision);
             let ok = match cond {
                 Precondition::Absent(_) => actual.is_none(),
                 Precondition::Exists(_) => actual.is_some(),
@@ -212,7 +235,11 @@ impl Inner {
             if !ok {
                 return Ok(TxnOutcome::Failed {
                     revision: self.revision,
-                    failure: TxnFailure::Precondition { index, condition: cond.clone(), actual },
+                    failure: TxnFailure::Precondition {
+                        index,
+                        condition: cond.clone(),
+                        actual,
+                    },
                 });
             }
         }
@@ -252,7 +279,11 @@ impl Inner {
                     };
                     xor(&mut hash, &resource_hash(&kb, &encode(&res)));
                     changes.push(Change {
-                        kind: if current.is_some() { ChangeType::Modified } else { ChangeType::Added },
+                        kind: if current.is_some() {
+                            ChangeType::Modified
+                        } else {
+                            ChangeType::Added
+                        },
                         key: key.clone(),
                         object: Some(res.clone()),
                         previous: current,
@@ -297,7 +328,11 @@ impl Inner {
         batch.insert(HASH, encode(&hash));
         self.revision = rev;
         self.hash = hash;
-        Ok(TxnOutcome::Committed { revision: rev, results, existed })
+        Ok(TxnOutcome::Committed {
+            revision: rev,
+            results,
+            existed,
+        })
     }
 }
 
@@ -373,7 +408,10 @@ impl Shared {
     pub fn events_after(&self, after: Revision, limit: usize) -> Result<Vec<Event>, StoreError> {
         let g = self.read();
         if after < g.compact {
-            return Err(StoreError::Compacted { requested: after + 1, oldest: g.compact + 1 });
+            return Err(StoreError::Compacted {
+                requested: after + 1,
+                oldest: g.compact + 1,
+            });
         }
         let mut out = Vec::new();
         for item in g.tree.range([EVT, &(after + 1).to_be_bytes()].concat()..) {
@@ -423,7 +461,9 @@ impl StateMachine {
         for name in db.tree_names() {
             if name.starts_with(b"sm_") && name.as_ref() != current.as_bytes() {
                 let n = String::from_utf8_lossy(&name);
-                if n.strip_prefix("sm_").is_some_and(|s| s.parse::<u64>().is_ok()) {
+                if n.strip_prefix("sm_")
+                    .is_some_and(|s| s.parse::<u64>().is_ok())
+                {
                     db.drop_tree(&name)?;
                 }
             }
@@ -471,7 +511,13 @@ impl StateMachine {
         }
         let rev = g.revision;
         drop(g);
-        if matches!(resp, Response::Txn { deduplicated: false, .. } | Response::Compacted { .. }) {
+        if matches!(
+            resp,
+            Response::Txn {
+                deduplicated: false,
+                ..
+            } | Response::Compacted { .. }
+        ) {
             self.shared.revision_tx.send_replace(rev);
         }
         Ok(resp)
@@ -552,7 +598,11 @@ impl StateMachine {
     }
 }
 
-type Captured = (Option<LogId<NodeId>>, StoredMembership<NodeId, Node>, SnapshotBlob);
+type Captured = (
+    Option<LogId<NodeId>>,
+    StoredMembership<NodeId, Node>,
+    SnapshotBlob,
+);
 
 /// Captures a consistent copy of the state when created; serializes it when asked.
 pub struct SnapshotBuilder {
@@ -572,13 +622,20 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, rand::random::<u32>()),
             None => format!("0-0-{}", rand::random::<u32>()),
         };
-        let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
+        let meta = SnapshotMeta {
+            last_log_id: applied,
+            last_membership: membership,
+            snapshot_id,
+        };
         self.sm
             .save_snapshot(&meta, &data)
             .await
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "built snapshot");
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }
 
@@ -599,7 +656,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let mut out = Vec::new();
         for e in entries {
-            let r = self.apply_entry(&e).map_err(|err| StorageIOError::apply(e.log_id, &err))?;
+            let r = self
+                .apply_entry(&e)
+                .map_err(|err| StorageIOError::apply(e.log_id, &err))?;
             out.push(r);
         }
         Ok(out)
@@ -616,7 +675,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
             Ok((g.applied, g.membership.clone(), SnapshotBlob { pairs }))
         })();
-        SnapshotBuilder { sm: self.clone(), captured }
+        SnapshotBuilder {
+            sm: self.clone(),
+            captured,
+        }
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, SErr> {
@@ -635,12 +697,315 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, SErr> {
-        self.snapshot_from_store().map_err(|e| StorageIOError::read_snapshot(None, &e).into())
+        self.snapshot_from_store()
+            .map_err(|e| StorageIOError::read_snapshot(None, &e).into())
     }
 }
 
 impl std::fmt::Debug for StateMachine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateMachine").field("state", &self.shared.applied_state()).finish()
+        f.debug_struct("StateMachine")
+            .field("state", &self.shared.applied_state())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::CommittedLeaderId;
+
+    use super::*;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        sm: StateMachine,
+        index: u64,
+    }
+
+    fn open() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        Fixture {
+            sm: StateMachine::open(&db).unwrap(),
+            _dir: dir,
+            index: 0,
+        }
+    }
+
+    fn key(n: &str) -> ResourceKey {
+        ResourceKey::new("g", "things", "ns", n)
+    }
+
+    fn put(n: &str, v: &str) -> Op {
+        Op::Put {
+            key: key(n),
+            object: v.as_bytes().to_vec(),
+        }
+    }
+
+    fn cmd(id: &str, op: CommandOp) -> Command {
+        Command {
+            request_id: id.into(),
+            actor: "tester".into(),
+            time_ms: 1000,
+            verb: "test".into(),
+            op,
+        }
+    }
+
+    impl Fixture {
+        async fn apply(&mut self, c: Command) -> Response {
+            self.index += 1;
+            let e = Entry {
+                log_id: LogId::new(CommittedLeaderId::new(1, 1), self.index),
+                payload: EntryPayload::Normal(c),
+            };
+            self.sm.apply([e]).await.unwrap().remove(0)
+        }
+        async fn txn(&mut self, id: &str, pre: Vec<Precondition>, ops: Vec<Op>) -> TxnOutcome {
+            match self
+                .apply(cmd(
+                    id,
+                    CommandOp::Txn(Txn {
+                        preconditions: pre,
+                        ops,
+                    }),
+                ))
+                .await
+            {
+                Response::Txn { outcome, .. } => outcome,
+                r => panic!("{r:?}"),
+            }
+        }
+        fn rev(&self) -> Revision {
+            self.sm.shared.applied_state().revision
+        }
+    }
+
+    #[tokio::test]
+    async fn txn_revisions_preconditions_and_events() {
+        let mut f = open();
+        let o = f
+            .txn(
+                "1",
+                vec![Precondition::Absent(key("a"))],
+                vec![put("a", "1"), put("b", "1")],
+            )
+            .await;
+        let TxnOutcome::Committed {
+            revision,
+            results,
+            existed,
+        } = o
+        else {
+            panic!()
+        };
+        assert_eq!((revision, existed), (1, vec![false, false]));
+        assert_eq!(
+            (
+                results[0].create_revision,
+                results[0].mod_revision,
+                results[0].version
+            ),
+            (1, 1, 1)
+        );
+
+        // Failed precondition: nothing written, no revision consumed.
+        let o = f
+            .txn(
+                "2",
+                vec![Precondition::Absent(key("a"))],
+                vec![put("a", "2")],
+            )
+            .await;
+        assert!(matches!(
+            o,
+            TxnOutcome::Failed {
+                revision: 1,
+                failure: TxnFailure::Precondition {
+                    actual: Some(1),
+                    ..
+                }
+            }
+        ));
+        let o = f
+            .txn(
+                "3",
+                vec![Precondition::ModRevision(key("a"), 7)],
+                vec![put("a", "2")],
+            )
+            .await;
+        assert!(matches!(o, TxnOutcome::Failed { .. }));
+        assert_eq!(f.rev(), 1);
+
+        // CAS success; within-txn ops see each other; delete of a missing key fails the txn.
+        let o = f
+            .txn(
+                "4",
+                vec![Precondition::ModRevision(key("a"), 1)],
+                vec![put("a", "2"), put("a", "3")],
+            )
+            .await;
+        let TxnOutcome::Committed {
+            revision: 2,
+            results,
+            existed,
+        } = o
+        else {
+            panic!("{o:?}")
+        };
+        assert_eq!(existed, vec![true, true]);
+        assert_eq!((results[1].create_revision, results[1].version), (1, 3));
+        let o = f
+            .txn(
+                "5",
+                vec![],
+                vec![Op::Delete { key: key("b") }, Op::Delete { key: key("zz") }],
+            )
+            .await;
+        assert!(matches!(
+            o,
+            TxnOutcome::Failed {
+                failure: TxnFailure::NotFound { .. },
+                ..
+            }
+        ));
+        assert!(
+            f.sm.shared.get(&key("b")).unwrap().0.is_some(),
+            "half-applied txn"
+        );
+
+        let o = f
+            .txn(
+                "6",
+                vec![Precondition::Exists(key("b"))],
+                vec![Op::Delete { key: key("b") }],
+            )
+            .await;
+        assert!(matches!(o, TxnOutcome::Committed { revision: 3, .. }));
+        let events = f.sm.shared.events_after(0, 100).unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.revision).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(events[2].changes[0].kind, ChangeType::Deleted);
+        assert_eq!(events[2].changes[0].previous.as_ref().unwrap().object, b"1");
+        assert_eq!(events[1].changes[0].kind, ChangeType::Modified);
+        assert_eq!(events[0].actor, "tester");
+        let (list, rev) =
+            f.sm.shared
+                .list(&KeyPrefix::resource("g", "things", Some("ns")))
+                .unwrap();
+        assert_eq!((list.len(), rev), (1, 3));
+        assert_eq!(
+            f.sm.shared.applied_state().state_hash,
+            f.sm.shared.recompute_hash().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn duplicate_request_id_returns_original_result() {
+        let mut f = open();
+        let first = f
+            .apply(cmd(
+                "same",
+                CommandOp::Txn(Txn {
+                    preconditions: vec![],
+                    ops: vec![put("a", "1")],
+                }),
+            ))
+            .await;
+        let again = f
+            .apply(cmd(
+                "same",
+                CommandOp::Txn(Txn {
+                    preconditions: vec![],
+                    ops: vec![put("a", "2")],
+                }),
+            ))
+            .await;
+        let (
+            Response::Txn {
+                outcome: o1,
+                deduplicated: false,
+            },
+            Response::Txn {
+                outcome: o2,
+                deduplicated: true,
+            },
+        ) = (first, again)
+        else {
+            panic!()
+        };
+        assert_eq!(o1, o2);
+        assert_eq!(f.rev(), 1);
+        assert_eq!(f.sm.shared.get(&key("a")).unwrap().0.unwrap().object, b"1");
+    }
+
+    #[tokio::test]
+    async fn compaction_drops_events_and_old_dedup_entries() {
+        let mut f = open();
+        for i in 0..10 {
+            f.txn(&format!("r{i}"), vec![], vec![put("a", &i.to_string())])
+                .await;
+        }
+        let r = f
+            .apply(cmd(
+                "c",
+                CommandOp::Compact {
+                    revision: 6,
+                    dedup_before_ms: 2000,
+                },
+            ))
+            .await;
+        assert_eq!(r, Response::Compacted { revision: 6 });
+        assert!(matches!(
+            f.sm.shared.events_after(5, 10),
+            Err(StoreError::Compacted {
+                requested: 6,
+                oldest: 7
+            })
+        ));
+        assert_eq!(f.sm.shared.events_after(6, 10).unwrap().len(), 4);
+        // Dedup entries were at time 1000 < 2000: forgotten, so "r0" applies anew.
+        let o = f.txn("r0", vec![], vec![put("a", "x")]).await;
+        assert!(matches!(o, TxnOutcome::Committed { revision: 11, .. }));
+    }
+
+    #[tokio::test]
+    async fn snapshot_install_reproduces_state() {
+        let mut a = open();
+        for i in 0..20 {
+            a.txn(
+                &format!("r{i}"),
+                vec![],
+                vec![put(&format!("k{}", i % 7), &i.to_string())],
+            )
+            .await;
+        }
+        let snap =
+            a.sm.get_snapshot_builder()
+                .await
+                .build_snapshot()
+                .await
+                .unwrap();
+        let mut b = open();
+        b.txn("other", vec![], vec![put("zzz", "gone after install")])
+            .await;
+        b.sm.install_snapshot(&snap.meta, snap.snapshot)
+            .await
+            .unwrap();
+        assert_eq!(a.sm.shared.applied_state(), b.sm.shared.applied_state());
+        assert_eq!(
+            b.sm.shared.recompute_hash().unwrap(),
+            a.sm.shared.applied_state().state_hash
+        );
+        assert!(b.sm.shared.get(&key("zzz")).unwrap().0.is_none());
+        assert_eq!(
+            a.sm.shared.events_after(0, 100).unwrap(),
+            b.sm.shared.events_after(0, 100).unwrap()
+        );
+        let current = b.sm.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(current.meta, snap.meta);
     }
 }

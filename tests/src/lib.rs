@@ -17,8 +17,16 @@ pub fn istiod_bin() -> &'static Path {
     BIN.get_or_init(|| {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "-q", "-p", "istio-api", "--bin", "istiod", "--manifest-path"])
-            .arg(&manifest);
+        cmd.args([
+            "build",
+            "-q",
+            "-p",
+            "istio-api",
+            "--bin",
+            "istiod",
+            "--manifest-path",
+        ])
+        .arg(&manifest);
         if !cfg!(debug_assertions) {
             cmd.arg("--release");
         }
@@ -118,7 +126,10 @@ impl Istiod {
     /// SIGTERM, and wait for the exit status.
     pub fn terminate(&mut self) -> Result<ExitStatus> {
         let mut c = self.child.take().context("not running")?;
-        let st = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status()?;
+        let st = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status()?;
         if !st.success() {
             bail!("kill -TERM failed");
         }
@@ -205,8 +216,9 @@ impl Cluster {
     pub async fn start(n: u64, args: &[&str]) -> Result<Self> {
         let root = tempfile::tempdir()?;
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let mut nodes: Vec<Istiod> =
-            (1..=n).map(|id| Istiod::new(root.path(), id, args.clone())).collect();
+        let mut nodes: Vec<Istiod> = (1..=n)
+            .map(|id| Istiod::new(root.path(), id, args.clone()))
+            .collect();
         let peers = nodes
             .iter()
             .map(|m| format!("{}={}", m.id, m.raft))
@@ -217,7 +229,11 @@ impl Cluster {
             m.args.push(peers.clone());
             m.start();
         }
-        let c = Self { nodes, client: client(), root };
+        let c = Self {
+            nodes,
+            client: client(),
+            root,
+        };
         c.wait_leader(Duration::from_secs(20)).await?;
         Ok(c)
     }
@@ -227,7 +243,11 @@ impl Cluster {
         let root = tempfile::tempdir()?;
         let mut node = Istiod::new(root.path(), 1, args.iter().map(|s| s.to_string()).collect());
         node.start();
-        let c = Self { nodes: vec![node], client: client(), root };
+        let c = Self {
+            nodes: vec![node],
+            client: client(),
+            root,
+        };
         c.wait_leader(Duration::from_secs(20)).await?;
         Ok(c)
     }
@@ -239,58 +259,76 @@ impl Cluster {
 
     /// Member by id.
     pub fn node(&self, id: u64) -> &Istiod {
-        self.nodes.iter().find(|n| n.id == id).expect("no such node")
+        self.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .expect("no such node")
     }
 
     /// Mutable member by id.
     pub fn node_mut(&mut self, id: u64) -> &mut Istiod {
-        self.nodes.iter_mut().find(|n| n.id == id).expect("no such node")
+        self.nodes
+            .iter_mut()
+            .find(|n| n.id == id)
+            .expect("no such node")
     }
 
     /// `GET /v1/cluster` from member `id`.
     pub async fn status(&self, id: u64) -> Result<Value> {
-        let r = self.client.get(self.node(id).url("/v1/cluster")).send().await?;
+        let r = self
+            .client
+            .get(self.node(id).url("/v1/cluster"))
+            .send()
+            .await?;
         Ok(r.error_for_status()?.json().await?)
     }
 
     /// Waits until every running member agrees on a leader that is itself running and
     /// ready; returns its id.
     pub async fn wait_leader(&self, timeout: Duration) -> Result<u64> {
-        wait_for(timeout, "a leader that every running member agrees on", || async {
-            let mut leader = None;
-            for n in self.nodes.iter().filter(|n| n.running()) {
-                let s = self.status(n.id).await.ok()?;
-                let l = s["leader"].as_u64()?;
-                if leader.is_some_and(|x| x != l) {
-                    return None;
+        wait_for(
+            timeout,
+            "a leader that every running member agrees on",
+            || async {
+                let mut leader = None;
+                for n in self.nodes.iter().filter(|n| n.running()) {
+                    let s = self.status(n.id).await.ok()?;
+                    let l = s["leader"].as_u64()?;
+                    if leader.is_some_and(|x| x != l) {
+                        return None;
+                    }
+                    leader = Some(l);
                 }
-                leader = Some(l);
-            }
-            let l = leader?;
-            let ln = self.nodes.iter().find(|n| n.id == l && n.running())?;
-            let ready = self.client.get(ln.url("/readyz")).send().await.ok()?;
-            ready.status().is_success().then_some(l)
-        })
+                let l = leader?;
+                let ln = self.nodes.iter().find(|n| n.id == l && n.running())?;
+                let ready = self.client.get(ln.url("/readyz")).send().await.ok()?;
+                ready.status().is_success().then_some(l)
+            },
+        )
         .await
     }
 
     /// Waits until every running member has applied the same revision with the same state
     /// hash; returns `(revision, hash)`.
     pub async fn wait_converged(&self, timeout: Duration) -> Result<(u64, String)> {
-        wait_for(timeout, "all running members at the same revision and state hash", || async {
-            let mut seen: Option<(u64, String)> = None;
-            for n in self.nodes.iter().filter(|n| n.running()) {
-                let s = self.status(n.id).await.ok()?;
-                let me = s["members"].as_array()?.iter().find(|m| m["id"] == n.id)?;
-                let a = &me["status"]["applied"];
-                let cur = (a["revision"].as_u64()?, a["stateHash"].as_str()?.to_owned());
-                if seen.as_ref().is_some_and(|s| *s != cur) {
-                    return None;
+        wait_for(
+            timeout,
+            "all running members at the same revision and state hash",
+            || async {
+                let mut seen: Option<(u64, String)> = None;
+                for n in self.nodes.iter().filter(|n| n.running()) {
+                    let s = self.status(n.id).await.ok()?;
+                    let me = s["members"].as_array()?.iter().find(|m| m["id"] == n.id)?;
+                    let a = &me["status"]["applied"];
+                    let cur = (a["revision"].as_u64()?, a["stateHash"].as_str()?.to_owned());
+                    if seen.as_ref().is_some_and(|s| *s != cur) {
+                        return None;
+                    }
+                    seen = Some(cur);
                 }
-                seen = Some(cur);
-            }
-            seen
-        })
+                seen
+            },
+        )
         .await
     }
 

@@ -13,7 +13,12 @@ async fn leader_sigkill_under_concurrent_writes() -> anyhow::Result<()> {
     let mut c = Cluster::start(3, &[]).await?;
     for id in 1..=3 {
         let r = c.put(id, &format!("via-{id}"), "x").await?;
-        assert_eq!(r.status(), 201, "write through member {id}: {}", r.text().await?);
+        assert_eq!(
+            r.status(),
+            201,
+            "write through member {id}: {}",
+            r.text().await?
+        );
     }
 
     let urls: Vec<String> = c.nodes.iter().map(|n| n.url(VS)).collect();
@@ -21,7 +26,8 @@ async fn leader_sigkill_under_concurrent_writes() -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for w in 0..4 {
-        let (urls, acked, stop, http) = (urls.clone(), acked.clone(), stop.clone(), c.client.clone());
+        let (urls, acked, stop, http) =
+            (urls.clone(), acked.clone(), stop.clone(), c.client.clone());
         writers.push(tokio::spawn(async move {
             let mut i = 0usize;
             while !stop.load(Ordering::Relaxed) {
@@ -41,9 +47,11 @@ async fn leader_sigkill_under_concurrent_writes() -> anyhow::Result<()> {
         }));
     }
     let count = || acked.lock().unwrap().len();
-    istio_tests::wait_for(Duration::from_secs(30), "40 acknowledged writes", || async {
-        (count() >= 40).then_some(())
-    })
+    istio_tests::wait_for(
+        Duration::from_secs(30),
+        "40 acknowledged writes",
+        || async { (count() >= 40).then_some(()) },
+    )
     .await?;
 
     let leader = c.wait_leader(Duration::from_secs(10)).await?;
@@ -64,9 +72,15 @@ async fn leader_sigkill_under_concurrent_writes() -> anyhow::Result<()> {
         if matches!(&r, Ok(r) if r.status().is_success()) {
             break killed_at.elapsed();
         }
-        assert!(killed_at.elapsed() < Duration::from_secs(3), "no leader serving 3 s after SIGKILL");
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(3),
+            "no leader serving 3 s after SIGKILL"
+        );
     };
-    assert!(served_after < Duration::from_secs(3), "new leader took {served_after:?}");
+    assert!(
+        served_after < Duration::from_secs(3),
+        "new leader took {served_after:?}"
+    );
     let new_leader = c.wait_leader(Duration::from_secs(10)).await?;
     assert_ne!(new_leader, leader);
 
@@ -93,8 +107,14 @@ async fn leader_sigkill_under_concurrent_writes() -> anyhow::Result<()> {
     c.node_mut(leader).start();
     let (rev, hash) = c.wait_converged(Duration::from_secs(30)).await?;
     for name in &acked {
-        assert!(c.get_local(leader, name).await?.is_some(), "{name} missing on restarted member");
+        assert!(
+            c.get_local(leader, name).await?.is_some(),
+            "{name} missing on restarted member"
+        );
     }
-    eprintln!("converged at revision {rev} hash {hash} with {} acknowledged writes", acked.len());
+    eprintln!(
+        "converged at revision {rev} hash {hash} with {} acknowledged writes",
+        acked.len()
+    );
     Ok(())
 }

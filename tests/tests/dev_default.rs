@@ -7,15 +7,35 @@ use std::time::Duration;
 
 use istio_tests::{client, istiod_bin, object, wait_for, VS};
 
-fn spawn(dir: &std::path::Path) -> std::process::Child {
-    Command::new(istiod_bin())
-        .current_dir(dir)
-        .env("RUST_LOG", "info,openraft=warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn istiod")
+/// Kills the process when dropped (also on a failed assertion).
+struct Proc(Option<std::process::Child>);
+
+impl Proc {
+    fn take(&mut self) -> std::process::Child {
+        self.0.take().expect("running")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spawn(dir: &std::path::Path) -> Proc {
+    Proc(Some(
+        Command::new(istiod_bin())
+            .current_dir(dir)
+            .env("RUST_LOG", "info,openraft=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn istiod"),
+    ))
 }
 
 #[tokio::test]
@@ -44,14 +64,22 @@ async fn dev_default_serves_and_survives_restarts() -> anyhow::Result<()> {
     let got: serde_json::Value = http.get(&url).send().await?.json().await?;
     assert_eq!(got["spec"], object("reviews", "v1")["spec"]);
     assert_eq!(got["metadata"]["resourceVersion"], "1");
-    assert!(dir.path().join("istiod-data").is_dir(), "data dir ./istiod-data was not created");
+    assert!(
+        dir.path().join("istiod-data").is_dir(),
+        "data dir ./istiod-data was not created"
+    );
 
     // SIGTERM drains and exits 0; a restart resumes from the same data dir.
-    let st = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
+    let pid = child.0.as_ref().map(|c| c.id()).expect("running");
+    let st = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()?;
     assert!(st.success());
-    let code = tokio::task::spawn_blocking(move || child.wait()).await??;
+    let mut term = child.take();
+    let code = tokio::task::spawn_blocking(move || term.wait()).await??;
     assert!(code.success(), "istiod exited with {code} after SIGTERM");
-    let mut child = spawn(dir.path());
+    let child = spawn(dir.path());
     wait_for(Duration::from_secs(30), "istiod ready after restart", ready).await?;
     let again: serde_json::Value = http.get(&url).send().await?.json().await?;
     assert_eq!(again, got, "object changed across a clean restart");
@@ -59,14 +87,12 @@ async fn dev_default_serves_and_survives_restarts() -> anyhow::Result<()> {
     // An acknowledged write survives SIGKILL right after the acknowledgement.
     let r = http.put(&url).json(&object("reviews", "v2")).send().await?;
     assert_eq!(r.status(), 200);
-    child.kill()?;
-    child.wait()?;
-    let mut child = spawn(dir.path());
+    drop(child); // SIGKILL
+    let child = spawn(dir.path());
     wait_for(Duration::from_secs(30), "istiod ready after SIGKILL", ready).await?;
     let after: serde_json::Value = http.get(&url).send().await?.json().await?;
     assert_eq!(after["spec"]["value"], "v2");
     assert_eq!(after["metadata"]["resourceVersion"], "2");
-    child.kill()?;
-    child.wait()?;
+    drop(child);
     Ok(())
 }

@@ -8,14 +8,25 @@ use serde_json::Value;
 
 async fn revision(c: &Cluster, id: u64) -> u64 {
     let s = c.status(id).await.unwrap();
-    let me = s["members"].as_array().unwrap().iter().find(|m| m["id"] == id).unwrap().clone();
+    let me = s["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap()
+        .clone();
     me["status"]["applied"]["revision"].as_u64().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_key_one_revision_even_across_leader_change() -> anyhow::Result<()> {
     let mut c = Cluster::start(3, &[]).await?;
-    async fn send(c: &Cluster, id: u64, key: &str, name: &str) -> reqwest::Result<reqwest::Response> {
+    async fn send(
+        c: &Cluster,
+        id: u64,
+        key: &str,
+        name: &str,
+    ) -> reqwest::Result<reqwest::Response> {
         c.client
             .post(c.node(id).url(VS))
             .header("Idempotency-Key", key)
@@ -30,8 +41,17 @@ async fn same_key_one_revision_even_across_leader_change() -> anyhow::Result<()>
     let rev = revision(&c, 1).await;
 
     let r2 = send(&c, 2, "key-1", "idem").await?;
-    assert_eq!(r2.status(), 201, "a replay returns the original result, not 409");
-    assert_eq!(r2.headers().get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+    assert_eq!(
+        r2.status(),
+        201,
+        "a replay returns the original result, not 409"
+    );
+    assert_eq!(
+        r2.headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
     let o2: Value = r2.json().await?;
     assert_eq!(o1, o2);
     assert_eq!(revision(&c, 2).await, rev, "the retry wrote a revision");
@@ -44,7 +64,11 @@ async fn same_key_one_revision_even_across_leader_change() -> anyhow::Result<()>
     assert_eq!(r3.status(), 201);
     let o3: Value = r3.json().await?;
     assert_eq!(o1, o3);
-    assert_eq!(revision(&c, survivor).await, rev, "the retry after a leader change wrote a revision");
+    assert_eq!(
+        revision(&c, survivor).await,
+        rev,
+        "the retry after a leader change wrote a revision"
+    );
 
     // A different key is a different request.
     let r4 = send(&c, survivor, "key-2", "idem").await?;
