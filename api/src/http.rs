@@ -56,6 +56,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/apis/*rest", any(resources))
         .route("/api/*rest", any(resources))
         .fallback(no_route)
+        // Bodies are bounded by `read_body` (MAX_BODY, with a 413 Status), not axum's default.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }
 
@@ -148,18 +150,32 @@ async fn remove_member(State(st): Shared, Path(id): Path<String>) -> Result<Resp
     Ok(Json(st.node.cluster_status().await).into_response())
 }
 
-/// Reads a body, enforcing [`MAX_BODY`].
+/// Reads a body, enforcing [`MAX_BODY`]. An oversized body is still drained (up to
+/// [`DRAIN_LIMIT`]) so the client, which is still sending it, reliably receives the 413 instead
+/// of a connection reset.
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            ApiError::TooLarge { limit: MAX_BODY }
-        } else {
-            ApiError::BadRequest(format!("could not read the request body: {e}"))
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
+        total += chunk.len();
+        if total <= MAX_BODY {
+            buf.extend_from_slice(&chunk);
+        } else if total > DRAIN_LIMIT {
+            break;
         }
-    })
+    }
+    if total > MAX_BODY {
+        return Err(ApiError::TooLarge { limit: MAX_BODY });
+    }
+    Ok(Bytes::from(buf))
 }
+
+/// How much of an oversized body is read (and discarded) before answering 413.
+const DRAIN_LIMIT: usize = 16 << 20;
 
 /// Parses `/apis/{group}/{version}/[namespaces/{ns}/]{plural}[/{name}]` or the `/api/{version}`
 /// core-group equivalent.
@@ -316,7 +332,8 @@ async fn handle(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
     {
-        if len.parse::<usize>().is_ok_and(|n| n > MAX_BODY) {
+        // Too large even to drain: answer at once (the connection will be closed).
+        if len.parse::<usize>().is_ok_and(|n| n > DRAIN_LIMIT) {
             return Err(ApiError::TooLarge { limit: MAX_BODY });
         }
     }

@@ -55,10 +55,10 @@ pub struct Args {
     #[arg(long, default_value_t = 100_000)]
     pub retain_revisions: u64,
     /// Raft heartbeat interval in ms.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 50)]
     pub heartbeat_ms: u64,
     /// Raft election timeout (minimum) in ms; the maximum is twice this.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 300)]
     pub election_timeout_ms: u64,
     /// Log format: `text` or `json`.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]

@@ -69,8 +69,8 @@ impl StoreConfig {
             snapshot_keep_logs: 1_000,
             retain_revisions: 100_000,
             dedup_window: Duration::from_secs(600),
-            heartbeat: Duration::from_millis(100),
-            election_timeout: Duration::from_millis(500),
+            heartbeat: Duration::from_millis(50),
+            election_timeout: Duration::from_millis(300),
             request_timeout: Duration::from_secs(10),
         }
     }

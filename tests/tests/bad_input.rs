@@ -160,9 +160,11 @@ async fn bad_inputs_get_status_errors_and_write_nothing() -> anyhow::Result<()> 
             None,
         ),
     ];
-    for (method, path, body, ct, code, reason, field) in cases {
-        let what = format!("{method} {path}");
-        let r = send(method, &path, body, ct).await?;
+    for (i, (method, path, body, ct, code, reason, field)) in cases.into_iter().enumerate() {
+        let what = format!("case {i}: {method} {path} ({} bytes)", body.len());
+        let r = send(method, &path, body, ct)
+            .await
+            .map_err(|e| anyhow::anyhow!("{what}: {e:?}"))?;
         assert_eq!(r.status().as_u16(), code, "{what}");
         let v: Value = r.json().await?;
         check_status(&v, code, reason);

@@ -81,6 +81,7 @@ async fn leader_sigkill_under_concurrent_writes() -> anyhow::Result<()> {
         served_after < Duration::from_secs(3),
         "new leader took {served_after:?}"
     );
+    eprintln!("a write through member {survivor} succeeded {served_after:?} after SIGKILL of leader {leader}");
     let new_leader = c.wait_leader(Duration::from_secs(10)).await?;
     assert_ne!(new_leader, leader);
 

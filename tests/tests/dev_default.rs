@@ -93,6 +93,34 @@ async fn dev_default_serves_and_survives_restarts() -> anyhow::Result<()> {
     let after: serde_json::Value = http.get(&url).send().await?.json().await?;
     assert_eq!(after["spec"]["value"], "v2");
     assert_eq!(after["metadata"]["resourceVersion"], "2");
+    // Health, readiness and Prometheus metrics.
+    assert!(http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await?
+        .status()
+        .is_success());
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    for want in [
+        "istio_raft_term 1",
+        "istio_raft_is_leader 1",
+        "istio_store_revision 2",
+        "istio_store_events_retained 2",
+        "istio_raft_leader_changes_total",
+        "istio_raft_commit_index",
+        "istio_raft_applied_index",
+        "istio_http_request_duration_seconds_bucket{verb=\"get\",code=\"200\",le=\"+Inf\"}",
+    ] {
+        assert!(
+            metrics.contains(want),
+            "/metrics lacks {want:?}:\n{metrics}"
+        );
+    }
     drop(child);
     Ok(())
 }
