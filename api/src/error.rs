@@ -90,7 +90,7 @@ pub enum ApiError {
     #[error("unsupported media type {0:?}; send application/json")]
     UnsupportedMediaType(String),
     /// 422: the object is invalid; every problem is in `causes`.
-    #[error("{subject_kind} {name:?} is invalid: {summary}", subject_kind = .subject.kind, name = .subject.name, summary = summarize(.causes))]
+    #[error("{} is invalid: {}", label(.subject), summarize(.causes))]
     Invalid {
         /// What.
         subject: Subject,
@@ -108,12 +108,47 @@ pub enum ApiError {
     Internal(String),
 }
 
+fn label(s: &Subject) -> String {
+    if s.name.is_empty() {
+        s.kind.clone()
+    } else {
+        format!("{} {:?}", s.kind, s.name)
+    }
+}
+
 fn summarize(causes: &[Cause]) -> String {
-    causes
-        .iter()
-        .map(|c| format!("{}: {}", c.field, c.message))
-        .collect::<Vec<_>>()
-        .join("; ")
+    let one = |c: &Cause| {
+        if c.field.is_empty() {
+            c.message.clone()
+        } else {
+            format!("{}: {}", c.field, c.message)
+        }
+    };
+    causes.iter().map(one).collect::<Vec<_>>().join("; ")
+}
+
+impl From<istio_planes::config::ConfigError> for ApiError {
+    fn from(e: istio_planes::config::ConfigError) -> Self {
+        use istio_planes::config::ConfigError;
+        match e {
+            ConfigError::Invalid(errors) => ApiError::Invalid {
+                subject: Subject::default(),
+                causes: errors
+                    .into_iter()
+                    .map(|f| Cause::new("FieldValueInvalid", &f.field, f.message))
+                    .collect(),
+            },
+            ConfigError::Syntax {
+                index,
+                line,
+                message,
+            } => ApiError::BadRequest(match line {
+                Some(l) => format!("YAML syntax error in document {index} (line {l}): {message}"),
+                None => format!("syntax error in document {index}: {message}"),
+            }),
+            e @ ConfigError::UnsupportedKind { .. } => ApiError::BadRequest(e.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {

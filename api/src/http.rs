@@ -25,6 +25,8 @@ use tokio::sync::watch;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::object::{self, Target, MAX_BODY};
+use crate::{apply, discovery};
+use istio_planes::config;
 
 /// Shared state of the HTTP server.
 pub struct AppState {
@@ -53,8 +55,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/cluster/members/:id",
             delete(remove_member).fallback(wrong_method),
         )
+        .route("/api", get(discovery::core_versions).fallback(wrong_method))
+        .route(
+            "/api/v1",
+            get(discovery::core_resources).fallback(wrong_method),
+        )
+        .route("/apis", get(discovery::groups).fallback(wrong_method))
         .route("/apis/*rest", any(resources))
-        .route("/api/*rest", any(resources))
+        .route("/v1/apply", post(apply::apply).fallback(wrong_method))
         .fallback(no_route)
         // Bodies are bounded by `read_body` (MAX_BODY, with a 413 Status), not axum's default.
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -67,7 +75,7 @@ async fn no_route(uri: Uri) -> ApiError {
 
 async fn wrong_method(method: Method, uri: Uri) -> ApiError {
     let allowed = match uri.path() {
-        "/v1/cluster/members" => "POST",
+        "/v1/cluster/members" | "/v1/apply" => "POST",
         p if p.starts_with("/v1/cluster/members/") => "DELETE",
         _ => "GET",
     };
@@ -153,7 +161,7 @@ async fn remove_member(State(st): Shared, Path(id): Path<String>) -> Result<Resp
 /// Reads a body, enforcing [`MAX_BODY`]. An oversized body is still drained (up to
 /// [`DRAIN_LIMIT`]) so the client, which is still sending it, reliably receives the 413 instead
 /// of a connection reset.
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     use futures::StreamExt;
     let mut stream = body.into_data_stream();
     let mut buf = Vec::new();
@@ -177,38 +185,26 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
 /// How much of an oversized body is read (and discarded) before answering 413.
 const DRAIN_LIMIT: usize = 16 << 20;
 
-/// Parses `/apis/{group}/{version}/[namespaces/{ns}/]{plural}[/{name}]` or the `/api/{version}`
-/// core-group equivalent.
+/// Parses `/apis/{group}/{version}/[namespaces/{ns}/]{plural}[/{name}]` and resolves the
+/// served kind. Every served kind is namespaced: without a namespace only list and watch (across
+/// all namespaces) exist.
 fn parse_target(path: &str) -> Result<Target, ApiError> {
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let (group, version, rest) = match segs.as_slice() {
-        ["apis", group, version, rest @ ..] => (*group, *version, rest),
-        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] if !rest.is_empty() => (*group, *version, rest),
         _ => return Err(ApiError::NoRoute(path.into())),
     };
     let (namespace, resource, name) = match rest {
         ["namespaces", ns, resource] => (Some(*ns), *resource, None),
         ["namespaces", ns, resource, name] => (Some(*ns), *resource, Some(*name)),
         [resource] => (None, *resource, None),
-        [resource, name] if *resource != "namespaces" => (None, *resource, Some(*name)),
         _ => return Err(ApiError::NoRoute(path.into())),
     };
-    let segment_ok = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
-    };
-    for (what, s) in [
-        ("group", group),
-        ("version", version),
-        ("resource", resource),
-    ] {
-        if !(segment_ok(s) || (what == "group" && s.is_empty())) {
-            return Err(ApiError::BadRequest(format!(
-                "invalid {what} {s:?} in path {path}"
-            )));
-        }
-    }
+    let info = config::lookup_resource(group, version, resource).ok_or_else(|| {
+        ApiError::NoRoute(format!(
+            "{path} (the server doesn't have a resource type {resource:?} in {group}/{version})"
+        ))
+    })?;
     if let Some(ns) = namespace {
         object::check_name(ns)
             .map_err(|m| ApiError::BadRequest(format!("invalid namespace in path: {m}")))?;
@@ -218,6 +214,7 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
             .map_err(|m| ApiError::BadRequest(format!("invalid name in path: {m}")))?;
     }
     Ok(Target {
+        info,
         group: group.into(),
         version: version.into(),
         resource: resource.into(),
@@ -302,6 +299,25 @@ async fn resources(
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
     body: Body,
 ) -> Response {
+    let segs: Vec<&str> = uri
+        .path()
+        .trim_end_matches('/')
+        .split('/')
+        .skip(2)
+        .collect();
+    if segs.len() <= 2 {
+        // Discovery: /apis/{group}[/{version}].
+        let res = match (method.as_str(), segs.as_slice()) {
+            ("GET", [g]) => discovery::group(g).map(IntoResponse::into_response),
+            ("GET", [g, v]) => discovery::resources(g, v).map(IntoResponse::into_response),
+            _ => Err(ApiError::MethodNotAllowed {
+                method: method.to_string(),
+                path: uri.path().into(),
+                allowed: "GET",
+            }),
+        };
+        return res.unwrap_or_else(IntoResponse::into_response);
+    }
     let start = Instant::now();
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let item = parse_target(uri.path())
@@ -345,8 +361,11 @@ async fn handle(
     match (&target.name, method.as_str()) {
         (None, "GET") if is_true(q, "watch") => watch(st, &target, q).await,
         (None, "GET") => list(st, &target, q).await,
-        (None, "POST") => create(st, &target, headers, read_body(body).await?).await,
-        (None, _) => Err(wrong("GET, POST")),
+        (None, "POST") if target.namespace.is_some() => {
+            create(st, &target, headers, read_body(body).await?).await
+        }
+        (None, _) if target.namespace.is_some() => Err(wrong("GET, POST")),
+        (None, _) => Err(wrong("GET")),
         (Some(_), "GET") if is_true(q, "watch") => watch(st, &target, q).await,
         (Some(name), "GET") => get_one(st, &target, name, q).await,
         (Some(name), "PUT") => replace(st, &target, name, headers, read_body(body).await?).await,
@@ -354,6 +373,14 @@ async fn handle(
         (Some(name), "DELETE") => remove(st, &target, name, headers, read_body(body).await?).await,
         (Some(_), _) => Err(wrong("GET, PUT, PATCH, DELETE")),
     }
+}
+
+/// The request's content type (default JSON).
+pub(crate) fn content_type(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
 }
 
 fn json_response(code: StatusCode, v: Value, replayed: bool) -> Response {
@@ -375,7 +402,7 @@ async fn get_one(
     match res {
         Some(r) => Ok(json_response(
             StatusCode::OK,
-            object::decorate(&r, None),
+            object::decorate_as(&r, &t.api_version(), None),
             false,
         )),
         None => Err(ApiError::NotFound(t.subject(name))),
@@ -394,12 +421,15 @@ async fn list(
     q: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
     let (items, rev) = st.node.list(&prefix_of(t), consistency(q)?).await?;
-    let items: Vec<Value> = items.iter().map(|r| object::decorate(r, None)).collect();
+    let items: Vec<Value> = items
+        .iter()
+        .map(|r| object::decorate_as(r, &t.api_version(), None))
+        .collect();
     Ok(json_response(
         StatusCode::OK,
         json!({
             "apiVersion": t.api_version(),
-            "kind": "List",
+            "kind": format!("{}List", t.info.kind),
             "metadata": {"resourceVersion": rev.to_string()},
             "items": items,
         }),
@@ -408,7 +438,7 @@ async fn list(
 }
 
 /// Submits a txn as `verb`, returning its outcome and whether it was a replay.
-async fn submit(
+pub(crate) async fn submit(
     st: &AppState,
     headers: &HeaderMap,
     verb: &str,
@@ -485,7 +515,7 @@ async fn create(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let inc = object::parse_incoming(&body, t, None)?;
+    let inc = object::parse_incoming(&body, content_type(headers), t, None)?;
     let key = t.key(&inc.name);
     let txn = Txn {
         preconditions: vec![Precondition::Absent(key.clone())],
@@ -498,7 +528,7 @@ async fn create(
     let (res, _) = committed(t, &inc.name, outcome)?;
     Ok(json_response(
         StatusCode::CREATED,
-        object::decorate(&res, None),
+        object::decorate_as(&res, &t.api_version(), None),
         replayed,
     ))
 }
@@ -510,7 +540,7 @@ async fn replace(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let inc = object::parse_incoming(&body, t, Some(name))?;
+    let inc = object::parse_incoming(&body, content_type(headers), t, Some(name))?;
     let key = t.key(name);
     let preconditions = match inc.resource_version {
         Some(rv) => vec![Precondition::ModRevision(key.clone(), rv)],
@@ -530,7 +560,11 @@ async fn replace(
     } else {
         StatusCode::CREATED
     };
-    Ok(json_response(code, object::decorate(&res, None), replayed))
+    Ok(json_response(
+        code,
+        object::decorate_as(&res, &t.api_version(), None),
+        replayed,
+    ))
 }
 
 async fn patch(
@@ -567,10 +601,10 @@ async fn patch(
     for _ in 0..attempts {
         let (cur, _) = st.node.get(&key, Consistency::Linearizable).await?;
         let cur = cur.ok_or_else(|| ApiError::NotFound(t.subject(name)))?;
-        let mut v = object::decorate(&cur, None);
+        let mut v = object::decorate_as(&cur, &t.api_version(), None);
         let explicit_rv = patch.pointer("/metadata/resourceVersion").is_some();
         object::merge_patch(&mut v, &patch);
-        let inc = object::check_object(v, t, Some(name))?;
+        let inc = object::validate(v, t, Some(name))?;
         let rv = if explicit_rv {
             inc.resource_version.unwrap_or(0)
         } else {
@@ -588,7 +622,7 @@ async fn patch(
             Ok((res, _)) => {
                 return Ok(json_response(
                     StatusCode::OK,
-                    object::decorate(&res, None),
+                    object::decorate_as(&res, &t.api_version(), None),
                     replayed,
                 ))
             }
@@ -636,17 +670,17 @@ async fn remove(
     let (res, _) = committed(t, name, outcome)?;
     Ok(json_response(
         StatusCode::OK,
-        object::decorate(&res, rev),
+        object::decorate_as(&res, &t.api_version(), rev),
         replayed,
     ))
 }
 
-fn watch_lines(ev: &Event) -> Vec<u8> {
+fn watch_lines(ev: &Event, api_version: &str) -> Vec<u8> {
     let mut out = Vec::new();
     for c in &ev.changes {
         let object = match (&c.object, &c.previous) {
-            (Some(o), _) => object::decorate(o, None),
-            (None, Some(p)) => object::decorate(p, Some(ev.revision)),
+            (Some(o), _) => object::decorate_as(o, api_version, None),
+            (None, Some(p)) => object::decorate_as(p, api_version, Some(ev.revision)),
             (None, None) => continue,
         };
         let line = json!({"type": c.kind.as_str(), "object": object});
@@ -679,9 +713,11 @@ async fn watch(
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
     let mut shutdown = st.shutdown.clone();
+    let api_version = t.api_version();
     tokio::spawn(async move {
         for r in &initial {
-            let line = json!({"type": "ADDED", "object": object::decorate(r, None)});
+            let line =
+                json!({"type": "ADDED", "object": object::decorate_as(r, &api_version, None)});
             let mut b = serde_json::to_vec(&line).unwrap_or_default();
             b.push(b'\n');
             if tx.send(Ok(Bytes::from(b))).await.is_err() {
@@ -697,7 +733,7 @@ async fn watch(
             };
             let chunk = match next {
                 None => return,
-                Some(Ok(ev)) => watch_lines(&ev),
+                Some(Ok(ev)) => watch_lines(&ev, &api_version),
                 Some(Err(e)) => {
                     let status = ApiError::from(e).status();
                     let mut b = serde_json::to_vec(&json!({"type": "ERROR", "object": status}))

@@ -1,6 +1,7 @@
 //! istio-api: the `istiod` process (store + HTTP API, and later the planes and gRPC services)
-//! and, later, `istioctl`.
+//! and `istioctl`.
 //!
+//! - [`istioctl`]: the CLI.
 //! - [`istiod`]: flags, start-up, cluster formation/join, serving, SIGTERM drain.
 //! - [`http`]: the axum router and handlers.
 //! - [`object`]: request-body checks and response decoration.
@@ -8,8 +9,11 @@
 //! - [`metrics`]: Prometheus exposition.
 #![forbid(unsafe_code)]
 
+pub mod apply;
+pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod istioctl;
 pub mod istiod;
 pub mod metrics;
 pub mod object;

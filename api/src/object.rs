@@ -2,6 +2,7 @@
 //! server owns before storage, and decorating stored resources with `metadata.resourceVersion`,
 //! `uid`, `generation` and `creationTimestamp` on the way out.
 
+use istio_planes::config::{self, ConfigError, KindInfo};
 use istio_store::{Resource, ResourceKey};
 use serde_json::{Map, Value};
 
@@ -23,6 +24,8 @@ const SERVER_FIELDS: &[&str] = &[
 /// Where a request is addressed: group/version/resource and, for items, namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
+    /// The served kind.
+    pub info: &'static KindInfo,
     /// API group (`""` for the core group).
     pub group: String,
     /// API version.
@@ -63,6 +66,96 @@ impl Target {
             name: name.into(),
         }
     }
+
+    /// The target for an object's own `apiVersion`/`kind` in `namespace`.
+    pub fn for_object(obj: &Value, namespace: &str) -> Result<Self, ApiError> {
+        let api_version = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let info = config::lookup(api_version, kind).ok_or_else(|| {
+            ApiError::from(ConfigError::UnsupportedKind {
+                api_version: api_version.into(),
+                kind: kind.into(),
+                supported: config::kinds::supported_list(),
+            })
+        })?;
+        let version = api_version.split_once('/').map_or("", |(_, v)| v);
+        let namespace = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .unwrap_or(namespace);
+        Ok(Self {
+            info,
+            group: info.group.into(),
+            version: version.into(),
+            resource: info.plural.into(),
+            namespace: Some(namespace.into()),
+            name: None,
+        })
+    }
+}
+
+/// Decodes a single-object body: JSON, or YAML when the content type says so.
+pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    if content_type.contains("yaml") {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::BadRequest("request body is not UTF-8".into()))?;
+        let mut docs = config::parse_documents(text).map_err(ApiError::from)?;
+        match docs.len() {
+            1 => Ok(docs.remove(0).1),
+            0 => Err(ApiError::BadRequest(
+                "request body holds no YAML document".into(),
+            )),
+            n => Err(ApiError::BadRequest(format!(
+                "request body holds {n} YAML documents; send one, or use POST /v1/apply"
+            ))),
+        }
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))
+    }
+}
+
+/// Full check of an object addressed to `target`: metadata ([`check_object`]), kind matches
+/// the path, and Istio's validation of the spec. The returned object is in its stored form
+/// (`apiVersion` at the kind's preferred version, no `status`).
+pub fn validate(
+    value: Value,
+    target: &Target,
+    path_name: Option<&str>,
+) -> Result<Incoming, ApiError> {
+    let mut inc = check_object(value, target, path_name)?;
+    let kind = inc
+        .object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if kind != target.info.kind {
+        return Err(ApiError::BadRequest(format!(
+            "kind {kind:?} in the body does not match {:?} served at /apis/{}/{}",
+            target.info.kind,
+            target.api_version(),
+            target.resource
+        )));
+    }
+    config::validate_object(&inc.object).map_err(|e| match ApiError::from(e) {
+        ApiError::Invalid { causes, .. } => ApiError::Invalid {
+            subject: target.subject(&inc.name),
+            causes,
+        },
+        other => other,
+    })?;
+    if let Some(o) = inc.object.as_object_mut() {
+        o.insert(
+            "apiVersion".into(),
+            Value::String(target.info.preferred_api_version()),
+        );
+        o.remove("status");
+    }
+    Ok(inc)
 }
 
 /// A validated request body ready to store.
@@ -99,16 +192,15 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses and checks a create/replace body addressed to `target`; `path_name` is the name in
-/// the URL for item requests.
+/// Decodes, checks and validates a create/replace body addressed to `target`; `path_name` is
+/// the name in the URL for item requests.
 pub fn parse_incoming(
     body: &[u8],
+    content_type: &str,
     target: &Target,
     path_name: Option<&str>,
 ) -> Result<Incoming, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))?;
-    check_object(value, target, path_name)
+    validate(decode_body(body, content_type)?, target, path_name)
 }
 
 /// Checks an already-parsed object addressed to `target` (see [`parse_incoming`]).
@@ -303,8 +395,18 @@ fn uid(key: &ResourceKey, create_revision: u64) -> String {
     )
 }
 
-/// The stored object with its server-owned metadata filled in. `resource_version` overrides
-/// `mod_revision` (a deleted object is reported at the deleting revision).
+/// The stored object as served at `api_version`, with its server-owned metadata filled in.
+/// `resource_version` overrides `mod_revision` (a deleted object is reported at the deleting
+/// revision).
+pub fn decorate_as(r: &Resource, api_version: &str, resource_version: Option<u64>) -> Value {
+    let mut v = decorate(r, resource_version);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("apiVersion".into(), Value::String(api_version.into()));
+    }
+    v
+}
+
+/// The stored object with its server-owned metadata filled in (stored `apiVersion`).
 pub fn decorate(r: &Resource, resource_version: Option<u64>) -> Value {
     let mut v: Value = serde_json::from_slice(&r.object).unwrap_or_else(|e| {
         tracing::error!(key = %r.key, error = %e, "stored object is not JSON");
@@ -349,8 +451,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn parse(body: &[u8], t: &Target, name: Option<&str>) -> Result<Incoming, ApiError> {
+        check_object(decode_body(body, "application/json")?, t, name)
+    }
+
     fn target(ns: Option<&str>) -> Target {
         Target {
+            info: config::lookup("networking.istio.io/v1", "VirtualService").unwrap(),
             group: "networking.istio.io".into(),
             version: "v1".into(),
             resource: "virtualservices".into(),
@@ -371,7 +478,7 @@ mod tests {
     fn incoming_fills_namespace_strips_server_fields() {
         let body = json!({"apiVersion":"networking.istio.io/v1","kind":"VirtualService",
             "metadata":{"name":"a","uid":"x","resourceVersion":"7"},"spec":{}});
-        let inc = parse_incoming(body.to_string().as_bytes(), &target(Some("ns")), None).unwrap();
+        let inc = parse(body.to_string().as_bytes(), &target(Some("ns")), None).unwrap();
         assert_eq!(inc.name, "a");
         assert_eq!(inc.resource_version, Some(7));
         assert_eq!(inc.object["metadata"], json!({"name":"a","namespace":"ns"}));
@@ -380,29 +487,29 @@ mod tests {
     #[test]
     fn incoming_errors_name_fields() {
         let t = target(Some("ns"));
-        let e = parse_incoming(br#"{"kind":"X","metadata":{}}"#, &t, None).unwrap_err();
+        let e = parse(br#"{"kind":"X","metadata":{}}"#, &t, None).unwrap_err();
         let ApiError::Invalid { causes, .. } = e else {
             panic!("{e:?}")
         };
         let fields: Vec<_> = causes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, ["apiVersion", "metadata.name"]);
         assert!(matches!(
-            parse_incoming(b"{", &t, None),
+            parse(b"{", &t, None),
             Err(ApiError::BadRequest(_))
         ));
         assert!(matches!(
-            parse_incoming(b"[]", &t, None),
+            parse(b"[]", &t, None),
             Err(ApiError::BadRequest(_))
         ));
         let wrong_ns = br#"{"apiVersion":"networking.istio.io/v1","kind":"X","metadata":{"name":"a","namespace":"o"}}"#;
         assert!(matches!(
-            parse_incoming(wrong_ns, &t, None),
+            parse(wrong_ns, &t, None),
             Err(ApiError::BadRequest(_))
         ));
         let wrong_name =
             br#"{"apiVersion":"networking.istio.io/v1","kind":"X","metadata":{"name":"a"}}"#;
         assert!(matches!(
-            parse_incoming(wrong_name, &t, Some("b")),
+            parse(wrong_name, &t, Some("b")),
             Err(ApiError::BadRequest(_))
         ));
     }

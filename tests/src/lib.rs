@@ -198,13 +198,17 @@ where
     }
 }
 
-/// A VirtualService-shaped test object.
+/// A valid VirtualService named `name`; `value` is carried in the `value` label so tests can
+/// tell versions apart.
 pub fn object(name: &str, value: &str) -> Value {
     json!({
         "apiVersion": "networking.istio.io/v1",
         "kind": "VirtualService",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"hosts": [format!("{name}.example.com")], "value": value},
+        "metadata": {"name": name, "namespace": "default", "labels": {"value": value}},
+        "spec": {
+            "hosts": [format!("{name}.example.com")],
+            "http": [{"route": [{"destination": {"host": format!("{name}.default.svc.cluster.local")}}]}],
+        },
     })
 }
 

@@ -91,7 +91,7 @@ async fn dev_default_serves_and_survives_restarts() -> anyhow::Result<()> {
     let child = spawn(dir.path());
     wait_for(Duration::from_secs(30), "istiod ready after SIGKILL", ready).await?;
     let after: serde_json::Value = http.get(&url).send().await?.json().await?;
-    assert_eq!(after["spec"]["value"], "v2");
+    assert_eq!(after["metadata"]["labels"]["value"], "v2");
     assert_eq!(after["metadata"]["resourceVersion"], "2");
     // Health, readiness and Prometheus metrics.
     assert!(http

@@ -51,7 +51,7 @@ async fn snapshot_purge_restart_same_hash() -> anyhow::Result<()> {
         "lagging member has no snapshot: {m}"
     );
     assert_eq!(
-        c.get_local(lagging, "s-99").await?.unwrap()["spec"]["value"],
+        c.get_local(lagging, "s-99").await?.unwrap()["metadata"]["labels"]["value"],
         "v99"
     );
 

@@ -1,0 +1,129 @@
+//! istioctl's HTTP client: one method per API call, errors rendered from `Status` bodies.
+
+use anyhow::{bail, Context, Result};
+use istio_planes::config::KindInfo;
+use serde_json::{json, Value};
+
+use super::status_message;
+
+/// A client of one istiod.
+pub struct Client {
+    http: reqwest::Client,
+    server: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// A client for `server` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(server: &str, token: Option<&str>) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Self {
+            http,
+            server: server.trim_end_matches('/').to_owned(),
+            token: token.map(str::to_owned),
+        })
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value> {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach istiod at {}", self.server))?;
+        let code = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if !code.is_success() {
+            bail!("{} ({})", status_message(&body), code);
+        }
+        Ok(body)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server)
+    }
+
+    fn collection(info: &KindInfo, ns: Option<&str>) -> String {
+        match ns {
+            Some(ns) => format!(
+                "/apis/{}/{}/namespaces/{ns}/{}",
+                info.group, info.versions[0], info.plural
+            ),
+            None => format!("/apis/{}/{}/{}", info.group, info.versions[0], info.plural),
+        }
+    }
+
+    /// `POST /v1/apply`.
+    pub async fn apply(&self, yaml: &str, namespace: &str, dry_run: bool) -> Result<Value> {
+        let mut url = self.url(&format!("/v1/apply?namespace={namespace}"));
+        if dry_run {
+            url.push_str("&dryRun=All");
+        }
+        self.send(
+            self.http
+                .post(url)
+                .header("content-type", "application/yaml")
+                .body(yaml.to_owned()),
+        )
+        .await
+    }
+
+    /// One object.
+    pub async fn get(&self, info: &KindInfo, ns: &str, name: &str) -> Result<Value> {
+        self.send(
+            self.http
+                .get(self.url(&format!("{}/{name}", Self::collection(info, Some(ns))))),
+        )
+        .await
+    }
+
+    /// Every object of a kind in `ns` (or all namespaces).
+    pub async fn list(&self, info: &KindInfo, ns: Option<&str>) -> Result<Vec<Value>> {
+        let v = self
+            .send(self.http.get(self.url(&Self::collection(info, ns))))
+            .await?;
+        Ok(v["items"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Deletes one object.
+    pub async fn delete(&self, info: &KindInfo, ns: &str, name: &str) -> Result<()> {
+        self.send(
+            self.http
+                .delete(self.url(&format!("{}/{name}", Self::collection(info, Some(ns))))),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `GET /v1/cluster`.
+    pub async fn cluster(&self) -> Result<Value> {
+        self.send(self.http.get(self.url("/v1/cluster"))).await
+    }
+
+    /// `POST /v1/cluster/members`.
+    pub async fn add_member(&self, id: u64, raft_addr: &str) -> Result<()> {
+        self.send(
+            self.http
+                .post(self.url("/v1/cluster/members"))
+                .json(&json!({"id": id, "raftAddress": raft_addr})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `DELETE /v1/cluster/members/{id}`.
+    pub async fn remove_member(&self, id: u64) -> Result<()> {
+        self.send(
+            self.http
+                .delete(self.url(&format!("/v1/cluster/members/{id}"))),
+        )
+        .await
+        .map(|_| ())
+    }
+}

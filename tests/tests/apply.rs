@@ -1,0 +1,198 @@
+//! `POST /v1/apply` (multi-document, atomic, one revision, unchanged objects write nothing),
+//! served versions sharing one stored form, and API discovery.
+
+use istio_tests::{Cluster, VS};
+use serde_json::Value;
+
+const BUNDLE: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews, subset: v1}
+      weight: 80
+    - destination: {host: reviews, subset: v2}
+      weight: 20
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata:
+  name: reviews
+spec:
+  host: reviews
+  subsets:
+  - name: v1
+    labels: {version: v1}
+  - name: v2
+    labels: {version: v2}
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: Gateway
+metadata:
+  name: gw
+  namespace: edge
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+"#;
+
+async fn apply(c: &Cluster, body: &str) -> reqwest::Response {
+    c.client
+        .post(c.node(1).url("/v1/apply"))
+        .header("content-type", "application/yaml")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+fn results(v: &Value) -> Vec<String> {
+    v["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["result"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn apply_is_atomic_and_idempotent() -> anyhow::Result<()> {
+    let c = Cluster::single(&[]).await?;
+    let r = apply(&c, BUNDLE).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await?);
+    let v: Value = r.json().await?;
+    assert_eq!(results(&v), ["created", "created", "created"]);
+    let rev = v["revision"].as_u64().unwrap();
+    assert_eq!(rev, 1, "three objects, one revision");
+
+    let v: Value = apply(&c, BUNDLE).await.json().await?;
+    assert_eq!(results(&v), ["unchanged", "unchanged", "unchanged"]);
+    assert_eq!(
+        v["revision"].as_u64(),
+        Some(rev),
+        "an unchanged apply wrote a revision"
+    );
+
+    let changed = BUNDLE
+        .replace("weight: 80", "weight: 70")
+        .replace("weight: 20", "weight: 30");
+    let v: Value = apply(&c, &changed).await.json().await?;
+    assert_eq!(results(&v), ["configured", "unchanged", "unchanged"]);
+    assert_eq!(v["revision"].as_u64(), Some(rev + 1));
+
+    // One bad document: nothing is applied, every problem is named with its document.
+    let bad = format!("{changed}\n---\napiVersion: networking.istio.io/v1\nkind: EnvoyFilter\nmetadata: {{name: x}}\nspec: {{}}\n");
+    let bad = bad.replace("weight: 70", "weight: 75");
+    let r = apply(&c, &bad).await;
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await?;
+    let msg = v.to_string();
+    assert!(
+        msg.contains("document 3") && msg.contains("unsupported kind"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("weight") || msg.contains("100"),
+        "weights no longer sum to 100: {msg}"
+    );
+    let got: Value = c
+        .client
+        .get(c.node(1).url(&format!("{VS}/reviews")))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        got["spec"]["http"][0]["route"][0]["weight"], 70,
+        "a rejected apply changed state"
+    );
+
+    // YAML syntax errors name the line.
+    let r = apply(&c, "apiVersion: v1\nkind: [unclosed\n").await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await?;
+    assert!(v["message"].as_str().unwrap().contains("line"), "{v}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn versions_share_one_stored_form_and_discovery_lists_kinds() -> anyhow::Result<()> {
+    let c = Cluster::single(&[]).await?;
+    let r = apply(&c, BUNDLE).await;
+    assert_eq!(r.status(), 200);
+    for v in ["v1", "v1beta1", "v1alpha3"] {
+        let got: Value = c
+            .client
+            .get(c.node(1).url(&format!(
+                "/apis/networking.istio.io/{v}/namespaces/default/destinationrules/reviews"
+            )))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(got["apiVersion"], format!("networking.istio.io/{v}"));
+        assert_eq!(got["spec"]["subsets"][1]["name"], "v2");
+    }
+    let groups: Value = c
+        .client
+        .get(c.node(1).url("/apis"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let names: Vec<&str> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .collect();
+    for g in [
+        "networking.istio.io",
+        "security.istio.io",
+        "telemetry.istio.io",
+    ] {
+        assert!(names.contains(&g), "{groups}");
+    }
+    let res: Value = c
+        .client
+        .get(c.node(1).url("/apis/networking.istio.io/v1alpha3"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let vs = res["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "virtualservices")
+        .unwrap();
+    assert_eq!(vs["kind"], "VirtualService");
+    assert_eq!(vs["shortNames"][0], "vs");
+    assert_eq!(vs["namespaced"], true);
+    // Kinds istiod does not serve are 404 on the resource paths.
+    let r = c
+        .client
+        .get(
+            c.node(1)
+                .url("/apis/networking.istio.io/v1alpha3/namespaces/default/envoyfilters"),
+        )
+        .send()
+        .await?;
+    assert_eq!(r.status(), 404);
+    let list: Value = c
+        .client
+        .get(c.node(1).url("/apis/networking.istio.io/v1/gateways"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(list["kind"], "GatewayList");
+    assert_eq!(list["items"][0]["metadata"]["namespace"], "edge");
+    Ok(())
+}
