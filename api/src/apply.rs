@@ -38,12 +38,7 @@ fn parse(text: &str, namespace: &str) -> Result<Vec<Doc>, ApiError> {
     let mut expanded = Vec::new();
     for (index, doc) in docs {
         if doc.get("kind").and_then(Value::as_str) == Some("List") {
-            for item in doc
-                .get("items")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for item in doc.get("items").and_then(Value::as_array).into_iter().flatten() {
                 expanded.push((index, item.clone()));
             }
         } else {
@@ -51,16 +46,8 @@ fn parse(text: &str, namespace: &str) -> Result<Vec<Doc>, ApiError> {
         }
     }
     for (index, doc) in expanded {
-        let kind = doc
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned();
-        let label = doc
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned();
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("?").to_owned();
+        let label = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?").to_owned();
         let prefix = format!("document {index} ({kind} {label})");
         let res = Target::for_object(&doc, namespace)
             .and_then(|t| object::validate(doc, &t, None).map(|inc| (t, inc)));
@@ -74,33 +61,19 @@ fn parse(text: &str, namespace: &str) -> Result<Vec<Doc>, ApiError> {
                         format!("{prefix}: {key} appears more than once in this apply"),
                     ));
                 }
-                out.push(Doc {
-                    target,
-                    name: inc.name,
-                    object: inc.object,
-                });
+                out.push(Doc { target, name: inc.name, object: inc.object });
             }
-            Err(ApiError::Invalid { causes: cs, .. }) => {
-                causes.extend(cs.into_iter().map(|c| Cause {
-                    message: format!("{prefix}: {}", c.message),
-                    ..c
-                }))
-            }
-            Err(e) => causes.push(Cause::new(
-                "FieldValueInvalid",
-                "",
-                format!("{prefix}: {e}"),
-            )),
+            Err(ApiError::Invalid { causes: cs, .. }) => causes.extend(
+                cs.into_iter().map(|c| Cause { message: format!("{prefix}: {}", c.message), ..c }),
+            ),
+            Err(e) => causes.push(Cause::new("FieldValueInvalid", "", format!("{prefix}: {e}"))),
         }
     }
     if causes.is_empty() {
         Ok(out)
     } else {
         Err(ApiError::Invalid {
-            subject: Subject {
-                kind: "apply".into(),
-                ..Default::default()
-            },
+            subject: Subject { kind: "apply".into(), ..Default::default() },
             causes,
         })
     }
@@ -109,6 +82,7 @@ fn parse(text: &str, namespace: &str) -> Result<Vec<Doc>, ApiError> {
 /// `POST /v1/apply[?namespace=NS][&dryRun=All]`.
 pub async fn apply(
     State(st): State<Arc<AppState>>,
+    axum::Extension(who): axum::Extension<crate::auth::Identity>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
     body: Body,
@@ -124,11 +98,7 @@ pub async fn apply(
     if docs.is_empty() {
         return Err(ApiError::BadRequest("the apply holds no documents".into()));
     }
-    let attempts = if headers.contains_key("idempotency-key") {
-        1
-    } else {
-        5
-    };
+    let attempts = if headers.contains_key("idempotency-key") { 1 } else { 5 };
     for _ in 0..attempts {
         st.node.read_barrier(Consistency::Linearizable).await?;
         let mut txn = Txn::default();
@@ -146,8 +116,7 @@ pub async fn apply(
                     "unchanged"
                 }
                 Some(c) => {
-                    txn.preconditions
-                        .push(Precondition::ModRevision(key.clone(), c.mod_revision));
+                    txn.preconditions.push(Precondition::ModRevision(key.clone(), c.mod_revision));
                     "configured"
                 }
                 None => {
@@ -176,7 +145,7 @@ pub async fn apply(
             )
                 .into_response());
         }
-        let (outcome, replayed) = submit(&st, &headers, "apply", txn).await?;
+        let (outcome, replayed) = submit(&st, &who, &headers, "apply", txn).await?;
         match outcome {
             TxnOutcome::Committed { revision, .. } => {
                 let mut r = (
@@ -196,10 +165,7 @@ pub async fn apply(
         }
     }
     Err(ApiError::Conflict {
-        subject: Subject {
-            kind: "apply".into(),
-            ..Default::default()
-        },
+        subject: Subject { kind: "apply".into(), ..Default::default() },
         msg: "the objects kept changing while being applied; retry".into(),
     })
 }

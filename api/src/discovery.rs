@@ -9,9 +9,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 
-const VERBS: &[&str] = &[
-    "create", "delete", "get", "list", "patch", "update", "watch",
-];
+const VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
 
 /// Groups and their versions, in registry order.
 fn groups_map() -> BTreeMap<&'static str, &'static [&'static str]> {
@@ -42,10 +40,7 @@ pub async fn core_resources() -> Json<Value> {
 
 /// `GET /apis`.
 pub async fn groups() -> Json<Value> {
-    let groups: Vec<Value> = groups_map()
-        .into_iter()
-        .map(|(g, v)| group_json(g, v))
-        .collect();
+    let groups: Vec<Value> = groups_map().into_iter().map(|(g, v)| group_json(g, v)).collect();
     Json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
 }
 
@@ -79,9 +74,7 @@ pub fn resources(group: &str, version: &str) -> Result<Json<Value>, ApiError> {
         })
         .collect();
     if resources.is_empty() {
-        return Err(ApiError::NoRoute(format!(
-            "/apis/{group}/{version} (no such group/version)"
-        )));
+        return Err(ApiError::NoRoute(format!("/apis/{group}/{version} (no such group/version)")));
     }
     Ok(Json(json!({
         "kind": "APIResourceList",

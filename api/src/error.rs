@@ -20,11 +20,7 @@ pub struct Cause {
 impl Cause {
     /// A cause for `field`.
     pub fn new(reason: &str, field: &str, message: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { reason: reason.into(), field: field.into(), message: message.into() }
     }
 }
 
@@ -97,6 +93,12 @@ pub enum ApiError {
         /// Every problem found.
         causes: Vec<Cause>,
     },
+    /// 401: no or bad credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: authenticated, but the role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     /// 503: no leader / not ready.
     #[error("{0}")]
     Unavailable(String),
@@ -138,11 +140,7 @@ impl From<istio_planes::config::ConfigError> for ApiError {
                     .map(|f| Cause::new("FieldValueInvalid", &f.field, f.message))
                     .collect(),
             },
-            ConfigError::Syntax {
-                index,
-                line,
-                message,
-            } => ApiError::BadRequest(match line {
+            ConfigError::Syntax { index, line, message } => ApiError::BadRequest(match line {
                 Some(l) => format!("YAML syntax error in document {index} (line {l}): {message}"),
                 None => format!("syntax error in document {index}: {message}"),
             }),
@@ -185,6 +183,8 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType")
             }
             ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "Unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
             ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "Timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),

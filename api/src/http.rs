@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::object::{self, Target, MAX_BODY};
@@ -40,32 +41,24 @@ pub struct AppState {
 
 type Shared = State<Arc<AppState>>;
 
-/// Builds the router.
-pub fn router(state: Arc<AppState>) -> Router {
+/// Builds the router; every request passes `auth` first.
+pub fn router(state: Arc<AppState>, auth: Arc<crate::auth::Authenticator>) -> Router {
     Router::new()
         .route("/healthz", get(healthz).fallback(wrong_method))
         .route("/readyz", get(readyz).fallback(wrong_method))
         .route("/metrics", get(metrics).fallback(wrong_method))
         .route("/v1/cluster", get(cluster).fallback(wrong_method))
-        .route(
-            "/v1/cluster/members",
-            post(add_member).fallback(wrong_method),
-        )
-        .route(
-            "/v1/cluster/members/:id",
-            delete(remove_member).fallback(wrong_method),
-        )
+        .route("/v1/cluster/members", post(add_member).fallback(wrong_method))
+        .route("/v1/cluster/members/:id", delete(remove_member).fallback(wrong_method))
         .route("/api", get(discovery::core_versions).fallback(wrong_method))
-        .route(
-            "/api/v1",
-            get(discovery::core_resources).fallback(wrong_method),
-        )
+        .route("/api/v1", get(discovery::core_resources).fallback(wrong_method))
         .route("/apis", get(discovery::groups).fallback(wrong_method))
         .route("/apis/*rest", any(resources))
         .route("/v1/apply", post(apply::apply).fallback(wrong_method))
         .fallback(no_route)
         // Bodies are bounded by `read_body` (MAX_BODY, with a 413 Status), not axum's default.
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(auth, crate::auth::layer))
         .with_state(state)
 }
 
@@ -79,11 +72,7 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
         p if p.starts_with("/v1/cluster/members/") => "DELETE",
         _ => "GET",
     };
-    ApiError::MethodNotAllowed {
-        method: method.to_string(),
-        path: uri.path().into(),
-        allowed,
-    }
+    ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().into(), allowed }
 }
 
 async fn healthz(State(st): Shared) -> Response {
@@ -109,14 +98,7 @@ async fn readyz(State(st): Shared) -> Response {
 
 async fn metrics(State(st): Shared) -> Response {
     let body = st.metrics.render(&st.node);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 
 async fn cluster(State(st): Shared) -> Json<istio_store::ClusterStatus> {
@@ -248,20 +230,12 @@ fn is_true(q: &HashMap<String, String>, k: &str) -> bool {
     matches!(q.get(k).map(String::as_str), Some("true" | "1" | ""))
 }
 
-/// The authenticated user. Dev mode (loopback only) admits everyone as `anonymous`.
-fn actor(_headers: &HeaderMap) -> String {
-    "anonymous".into()
-}
-
 fn request_id(headers: &HeaderMap, actor: &str) -> Result<String, ApiError> {
     match headers.get("idempotency-key") {
         None => Ok(format!("req-{:032x}", rand::random::<u128>())),
         Some(v) => {
-            let k = v
-                .to_str()
-                .ok()
-                .filter(|k| !k.is_empty() && k.len() <= 255)
-                .ok_or_else(|| {
+            let k =
+                v.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 255).ok_or_else(|| {
                     ApiError::BadRequest(
                         "Idempotency-Key must be 1-255 visible ASCII characters".into(),
                     )
@@ -296,15 +270,11 @@ async fn resources(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    axum::Extension(who): axum::Extension<Identity>,
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
     body: Body,
 ) -> Response {
-    let segs: Vec<&str> = uri
-        .path()
-        .trim_end_matches('/')
-        .split('/')
-        .skip(2)
-        .collect();
+    let segs: Vec<&str> = uri.path().trim_end_matches('/').split('/').skip(2).collect();
     if segs.len() <= 2 {
         // Discovery: /apis/{group}[/{version}].
         let res = match (method.as_str(), segs.as_slice()) {
@@ -320,23 +290,21 @@ async fn resources(
     }
     let start = Instant::now();
     let q = query.map(|Query(q)| q).unwrap_or_default();
-    let item = parse_target(uri.path())
-        .map(|t| t.name.is_some())
-        .unwrap_or(false);
+    let item = parse_target(uri.path()).map(|t| t.name.is_some()).unwrap_or(false);
     let verb = verb_of(&method, item, &q);
-    let resp = match handle(&st, &method, &uri, &headers, &q, body).await {
+    let resp = match handle(&st, &who, &method, &uri, &headers, &q, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
     if verb != "watch" {
-        st.metrics
-            .observe(verb, resp.status().as_u16(), start.elapsed());
+        st.metrics.observe(verb, resp.status().as_u16(), start.elapsed());
     }
     resp
 }
 
 async fn handle(
     st: &Arc<AppState>,
+    who: &Identity,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -344,10 +312,7 @@ async fn handle(
     body: Body,
 ) -> Result<Response, ApiError> {
     let target = parse_target(uri.path())?;
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) {
         // Too large even to drain: answer at once (the connection will be closed).
         if len.parse::<usize>().is_ok_and(|n| n > DRAIN_LIMIT) {
             return Err(ApiError::TooLarge { limit: MAX_BODY });
@@ -362,32 +327,34 @@ async fn handle(
         (None, "GET") if is_true(q, "watch") => watch(st, &target, q).await,
         (None, "GET") => list(st, &target, q).await,
         (None, "POST") if target.namespace.is_some() => {
-            create(st, &target, headers, read_body(body).await?).await
+            create(st, &target, headers, who, read_body(body).await?).await
         }
         (None, _) if target.namespace.is_some() => Err(wrong("GET, POST")),
         (None, _) => Err(wrong("GET")),
         (Some(_), "GET") if is_true(q, "watch") => watch(st, &target, q).await,
         (Some(name), "GET") => get_one(st, &target, name, q).await,
-        (Some(name), "PUT") => replace(st, &target, name, headers, read_body(body).await?).await,
-        (Some(name), "PATCH") => patch(st, &target, name, headers, read_body(body).await?).await,
-        (Some(name), "DELETE") => remove(st, &target, name, headers, read_body(body).await?).await,
+        (Some(name), "PUT") => {
+            replace(st, &target, name, headers, who, read_body(body).await?).await
+        }
+        (Some(name), "PATCH") => {
+            patch(st, &target, name, headers, who, read_body(body).await?).await
+        }
+        (Some(name), "DELETE") => {
+            remove(st, &target, name, headers, who, read_body(body).await?).await
+        }
         (Some(_), _) => Err(wrong("GET, PUT, PATCH, DELETE")),
     }
 }
 
 /// The request's content type (default JSON).
 pub(crate) fn content_type(headers: &HeaderMap) -> &str {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json")
 }
 
 fn json_response(code: StatusCode, v: Value, replayed: bool) -> Response {
     let mut r = (code, Json(v)).into_response();
     if replayed {
-        r.headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     r
 }
@@ -421,10 +388,8 @@ async fn list(
     q: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
     let (items, rev) = st.node.list(&prefix_of(t), consistency(q)?).await?;
-    let items: Vec<Value> = items
-        .iter()
-        .map(|r| object::decorate_as(r, &t.api_version(), None))
-        .collect();
+    let items: Vec<Value> =
+        items.iter().map(|r| object::decorate_as(r, &t.api_version(), None)).collect();
     Ok(json_response(
         StatusCode::OK,
         json!({
@@ -440,11 +405,12 @@ async fn list(
 /// Submits a txn as `verb`, returning its outcome and whether it was a replay.
 pub(crate) async fn submit(
     st: &AppState,
+    who: &Identity,
     headers: &HeaderMap,
     verb: &str,
     txn: Txn,
 ) -> Result<(TxnOutcome, bool), ApiError> {
-    let actor = actor(headers);
+    let actor = who.user.clone();
     let cmd = Command {
         request_id: request_id(headers, &actor)?,
         actor,
@@ -453,13 +419,8 @@ pub(crate) async fn submit(
         op: CommandOp::Txn(txn),
     };
     match st.node.write(cmd).await? {
-        istio_store::Response::Txn {
-            outcome,
-            deduplicated,
-        } => Ok((outcome, deduplicated)),
-        other => Err(ApiError::Internal(format!(
-            "unexpected store response {other:?}"
-        ))),
+        istio_store::Response::Txn { outcome, deduplicated } => Ok((outcome, deduplicated)),
+        other => Err(ApiError::Internal(format!("unexpected store response {other:?}"))),
     }
 }
 
@@ -470,18 +431,13 @@ fn encode_object(v: &Value) -> Vec<u8> {
 /// Maps a failed txn on the object `name` to its API error.
 fn failure(t: &Target, name: &str, f: TxnFailure) -> ApiError {
     match f {
-        TxnFailure::Precondition {
-            condition: Precondition::Absent(_),
-            ..
-        } => ApiError::AlreadyExists(t.subject(name)),
+        TxnFailure::Precondition { condition: Precondition::Absent(_), .. } => {
+            ApiError::AlreadyExists(t.subject(name))
+        }
         TxnFailure::Precondition { actual: None, .. } | TxnFailure::NotFound { .. } => {
             ApiError::NotFound(t.subject(name))
         }
-        TxnFailure::Precondition {
-            condition,
-            actual: Some(a),
-            ..
-        } => ApiError::Conflict {
+        TxnFailure::Precondition { condition, actual: Some(a), .. } => ApiError::Conflict {
             subject: t.subject(name),
             msg: match condition {
                 Precondition::ModRevision(_, want) => format!(
@@ -496,14 +452,9 @@ fn failure(t: &Target, name: &str, f: TxnFailure) -> ApiError {
 
 fn committed(t: &Target, name: &str, outcome: TxnOutcome) -> Result<(Resource, bool), ApiError> {
     match outcome {
-        TxnOutcome::Committed {
-            mut results,
-            existed,
-            ..
-        } if !results.is_empty() => Ok((
-            results.swap_remove(0),
-            existed.first().copied().unwrap_or(false),
-        )),
+        TxnOutcome::Committed { mut results, existed, .. } if !results.is_empty() => {
+            Ok((results.swap_remove(0), existed.first().copied().unwrap_or(false)))
+        }
         TxnOutcome::Committed { .. } => Err(ApiError::Internal("empty txn result".into())),
         TxnOutcome::Failed { failure: f, .. } => Err(failure(t, name, f)),
     }
@@ -513,18 +464,16 @@ async fn create(
     st: &AppState,
     t: &Target,
     headers: &HeaderMap,
+    who: &Identity,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let inc = object::parse_incoming(&body, content_type(headers), t, None)?;
     let key = t.key(&inc.name);
     let txn = Txn {
         preconditions: vec![Precondition::Absent(key.clone())],
-        ops: vec![Op::Put {
-            key,
-            object: encode_object(&inc.object),
-        }],
+        ops: vec![Op::Put { key, object: encode_object(&inc.object) }],
     };
-    let (outcome, replayed) = submit(st, headers, "create", txn).await?;
+    let (outcome, replayed) = submit(st, who, headers, "create", txn).await?;
     let (res, _) = committed(t, &inc.name, outcome)?;
     Ok(json_response(
         StatusCode::CREATED,
@@ -538,6 +487,7 @@ async fn replace(
     t: &Target,
     name: &str,
     headers: &HeaderMap,
+    who: &Identity,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let inc = object::parse_incoming(&body, content_type(headers), t, Some(name))?;
@@ -546,25 +496,11 @@ async fn replace(
         Some(rv) => vec![Precondition::ModRevision(key.clone(), rv)],
         None => vec![],
     };
-    let txn = Txn {
-        preconditions,
-        ops: vec![Op::Put {
-            key,
-            object: encode_object(&inc.object),
-        }],
-    };
-    let (outcome, replayed) = submit(st, headers, "update", txn).await?;
+    let txn = Txn { preconditions, ops: vec![Op::Put { key, object: encode_object(&inc.object) }] };
+    let (outcome, replayed) = submit(st, who, headers, "update", txn).await?;
     let (res, existed) = committed(t, name, outcome)?;
-    let code = if existed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok(json_response(
-        code,
-        object::decorate_as(&res, &t.api_version(), None),
-        replayed,
-    ))
+    let code = if existed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok(json_response(code, object::decorate_as(&res, &t.api_version(), None), replayed))
 }
 
 async fn patch(
@@ -572,12 +508,10 @@ async fn patch(
     t: &Target,
     name: &str,
     headers: &HeaderMap,
+    who: &Identity,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.starts_with("application/merge-patch+json") {
         return Err(ApiError::UnsupportedMediaType(format!(
             "{ct}; PATCH supports application/merge-patch+json"
@@ -586,16 +520,10 @@ async fn patch(
     let patch: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("patch is not valid JSON: {e}")))?;
     if !patch.is_object() {
-        return Err(ApiError::BadRequest(
-            "a merge patch must be a JSON object".into(),
-        ));
+        return Err(ApiError::BadRequest("a merge patch must be a JSON object".into()));
     }
     // Without an Idempotency-Key, a lost compare-and-set race is retried on the new version.
-    let attempts = if headers.contains_key("idempotency-key") {
-        1
-    } else {
-        5
-    };
+    let attempts = if headers.contains_key("idempotency-key") { 1 } else { 5 };
     let key = t.key(name);
     let mut last = None;
     for _ in 0..attempts {
@@ -605,19 +533,12 @@ async fn patch(
         let explicit_rv = patch.pointer("/metadata/resourceVersion").is_some();
         object::merge_patch(&mut v, &patch);
         let inc = object::validate(v, t, Some(name))?;
-        let rv = if explicit_rv {
-            inc.resource_version.unwrap_or(0)
-        } else {
-            cur.mod_revision
-        };
+        let rv = if explicit_rv { inc.resource_version.unwrap_or(0) } else { cur.mod_revision };
         let txn = Txn {
             preconditions: vec![Precondition::ModRevision(key.clone(), rv)],
-            ops: vec![Op::Put {
-                key: key.clone(),
-                object: encode_object(&inc.object),
-            }],
+            ops: vec![Op::Put { key: key.clone(), object: encode_object(&inc.object) }],
         };
-        let (outcome, replayed) = submit(st, headers, "patch", txn).await?;
+        let (outcome, replayed) = submit(st, who, headers, "patch", txn).await?;
         match committed(t, name, outcome) {
             Ok((res, _)) => {
                 return Ok(json_response(
@@ -638,6 +559,7 @@ async fn remove(
     t: &Target,
     name: &str,
     headers: &HeaderMap,
+    who: &Identity,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let key = t.key(name);
@@ -647,32 +569,22 @@ async fn remove(
             ApiError::BadRequest(format!("DeleteOptions body is not valid JSON: {e}"))
         })?;
         if let Some(rv) = opts.pointer("/preconditions/resourceVersion") {
-            let rv = rv
-                .as_str()
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "preconditions.resourceVersion must be a decimal string, got {rv}"
-                    ))
-                })?;
+            let rv = rv.as_str().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "preconditions.resourceVersion must be a decimal string, got {rv}"
+                ))
+            })?;
             preconditions.push(Precondition::ModRevision(key.clone(), rv));
         }
     }
-    let txn = Txn {
-        preconditions,
-        ops: vec![Op::Delete { key }],
-    };
-    let (outcome, replayed) = submit(st, headers, "delete", txn).await?;
+    let txn = Txn { preconditions, ops: vec![Op::Delete { key }] };
+    let (outcome, replayed) = submit(st, who, headers, "delete", txn).await?;
     let rev = match &outcome {
         TxnOutcome::Committed { revision, .. } => Some(*revision),
         TxnOutcome::Failed { .. } => None,
     };
     let (res, _) = committed(t, name, outcome)?;
-    Ok(json_response(
-        StatusCode::OK,
-        object::decorate_as(&res, &t.api_version(), rev),
-        replayed,
-    ))
+    Ok(json_response(StatusCode::OK, object::decorate_as(&res, &t.api_version(), rev), replayed))
 }
 
 fn watch_lines(ev: &Event, api_version: &str) -> Vec<u8> {
@@ -705,12 +617,13 @@ async fn watch(
         }
     };
     let mut events = st.node.watch(prefix, after)?;
-    let timeout = match q.get("timeoutSeconds") {
-        Some(s) => Some(Duration::from_secs(s.parse().map_err(|_| {
-            ApiError::BadRequest(format!("timeoutSeconds {s:?} is not a number"))
-        })?)),
-        None => None,
-    };
+    let timeout =
+        match q.get("timeoutSeconds") {
+            Some(s) => Some(Duration::from_secs(s.parse().map_err(|_| {
+                ApiError::BadRequest(format!("timeoutSeconds {s:?} is not a number"))
+            })?)),
+            None => None,
+        };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::convert::Infallible>>(64);
     let mut shutdown = st.shutdown.clone();
     let api_version = t.api_version();
@@ -768,17 +681,11 @@ mod tests {
         let t = parse_target("/api/v1/namespaces/ns/configmaps").unwrap();
         assert_eq!(t.group, "");
         assert!(matches!(parse_target("/apis/g"), Err(ApiError::NoRoute(_))));
-        assert!(matches!(
-            parse_target("/apis/g/v1/namespaces/ns"),
-            Err(ApiError::NoRoute(_))
-        ));
+        assert!(matches!(parse_target("/apis/g/v1/namespaces/ns"), Err(ApiError::NoRoute(_))));
         assert!(matches!(
             parse_target("/apis/g/v1/namespaces/NS/things"),
             Err(ApiError::BadRequest(_))
         ));
-        assert!(matches!(
-            parse_target("/apis/g/v1/a/b/c/d/e/f"),
-            Err(ApiError::NoRoute(_))
-        ));
+        assert!(matches!(parse_target("/apis/g/v1/a/b/c/d/e/f"), Err(ApiError::NoRoute(_))));
     }
 }

@@ -13,6 +13,7 @@ use istio_store::{NodeId, StoreConfig, StoreNode};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::auth::Authenticator;
 use crate::http::{router, AppState};
 use crate::metrics::Metrics;
 
@@ -45,6 +46,13 @@ pub struct Args {
     /// Join an existing cluster through any member's HTTP address, e.g. `http://127.0.0.1:8080`.
     #[arg(long)]
     pub join: Option<String>,
+    /// Bearer tokens: a file of `token,user,role` lines (roles viewer, editor, admin). Without
+    /// it every client is admitted as `anonymous` with role admin (loopback dev mode only).
+    #[arg(long)]
+    pub tokens: Option<PathBuf>,
+    /// Bearer token (admin) this member presents when it asks to `--join`.
+    #[arg(long, env = "ISTIOD_JOIN_TOKEN", hide_env_values = true)]
+    pub join_token: Option<String>,
     /// Build a Raft snapshot (and purge the log behind it) every this many entries.
     #[arg(long, default_value_t = 10_000)]
     pub snapshot_logs: u64,
@@ -71,10 +79,8 @@ fn parse_peers(s: &str) -> Result<BTreeMap<NodeId, SocketAddr>, String> {
         let (id, addr) = part
             .split_once('=')
             .ok_or_else(|| format!("{part:?} is not ID=HOST:PORT (e.g. 1=127.0.0.1:15011)"))?;
-        let id: NodeId = id
-            .trim()
-            .parse()
-            .map_err(|_| format!("peer id {id:?} is not a number"))?;
+        let id: NodeId =
+            id.trim().parse().map_err(|_| format!("peer id {id:?} is not a number"))?;
         if id == 0 {
             return Err("peer ids start at 1".into());
         }
@@ -111,9 +117,7 @@ fn init_tracing(format: &str) {
 pub fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_tracing(&args.log_format);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(run(args))
 }
 
@@ -136,11 +140,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.id == 0 {
         bail!("--id must be > 0");
     }
-    for (flag, addr) in [
-        ("--http", args.http),
-        ("--grpc", args.grpc),
-        ("--raft", args.raft),
-    ] {
+    for (flag, addr) in [("--http", args.http), ("--grpc", args.grpc), ("--raft", args.raft)] {
         if !addr.ip().is_loopback() {
             bail!(
                 "{flag} {addr} is not a loopback address; non-loopback listeners require TLS, \
@@ -206,21 +206,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             node.initialize(members).await?;
         }
         (None, Some(url)) if !initialized => {
-            tokio::spawn(join(node.clone(), url.trim_end_matches('/').to_owned()));
+            let url = url.trim_end_matches('/').to_owned();
+            tokio::spawn(join(node.clone(), url, args.join_token.clone()));
         }
         (None, Some(_)) => tracing::info!("already a member; ignoring --join"),
         (None, None) => {
-            node.initialize(BTreeMap::from([(args.id, args.raft.to_string())]))
-                .await?;
+            node.initialize(BTreeMap::from([(args.id, args.raft.to_string())])).await?;
         }
     }
 
+    let auth = match &args.tokens {
+        Some(path) => Arc::new(Authenticator::from_file(path)?),
+        None => Arc::new(Authenticator::Anonymous),
+    };
+    let dev_mode = matches!(*auth, Authenticator::Anonymous);
     let state = Arc::new(AppState {
         node: node.clone(),
         metrics: Metrics::default(),
         shutdown: stop_rx.clone(),
     });
-    let app = router(state);
+    let app = router(state, auth);
     let mut http_stop = stop_rx.clone();
     let http_server = tokio::spawn(async move {
         axum::serve(http_listener, app)
@@ -234,16 +239,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         http = %args.http,
         raft = %args.raft,
         data_dir = %args.data_dir.display(),
-        "istiod serving; dev mode: loopback only, every client is admitted as user 'anonymous'"
+        "istiod serving"
     );
+    if dev_mode {
+        tracing::warn!(
+            "dev mode: no --tokens file, so every client is admitted as user 'anonymous' with \
+             role admin (listeners are loopback-only)"
+        );
+    }
 
     shutdown_signal().await;
     tracing::info!("signal received; draining");
     let _ = stop_tx.send(true);
-    if tokio::time::timeout(Duration::from_secs(5), http_server)
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(Duration::from_secs(5), http_server).await.is_err() {
         tracing::warn!("HTTP connections still open after 5s; closing them");
     }
     node.shutdown().await?;
@@ -253,7 +261,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Asks the cluster at `url` to add this member, until it is one.
-async fn join(node: Arc<StoreNode>, url: String) {
+async fn join(node: Arc<StoreNode>, url: String, token: Option<String>) {
     let cfg = node.config().clone();
     let client = reqwest::Client::new();
     let body = serde_json::json!({"id": cfg.id, "raftAddress": cfg.raft_addr});
@@ -272,12 +280,11 @@ async fn join(node: Arc<StoreNode>, url: String) {
             return;
         }
         tracing::info!(%url, "asking to join the cluster");
-        let res = client
-            .post(format!("{url}/v1/cluster/members"))
-            .json(&body)
-            .timeout(Duration::from_secs(120))
-            .send()
-            .await;
+        let mut req = client.post(format!("{url}/v1/cluster/members")).json(&body);
+        if let Some(t) = &token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.timeout(Duration::from_secs(120)).send().await;
         match res {
             Ok(r) if r.status().is_success() => {
                 tracing::info!("join accepted");

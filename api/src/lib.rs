@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod auth;
 pub mod discovery;
 pub mod error;
 pub mod http;

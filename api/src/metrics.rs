@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use istio_store::StoreNode;
 
-const BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
+const BUCKETS: [f64; 12] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 #[derive(Default)]
 struct Histogram {
@@ -45,18 +44,9 @@ impl Metrics {
         let mut out = String::new();
         let s = node.local_status();
         let gauge = |out: &mut String, name: &str, help: &str, kind: &str, v: f64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         };
-        gauge(
-            &mut out,
-            "istio_raft_term",
-            "Current Raft term.",
-            "gauge",
-            s.term as f64,
-        );
+        gauge(&mut out, "istio_raft_term", "Current Raft term.", "gauge", s.term as f64);
         gauge(
             &mut out,
             "istio_raft_is_leader",
@@ -132,15 +122,10 @@ impl Metrics {
             "istio_store_events_retained",
             "Events currently retained in the event log.",
             "gauge",
-            s.applied
-                .revision
-                .saturating_sub(s.applied.compact_revision) as f64,
+            s.applied.revision.saturating_sub(s.applied.compact_revision) as f64,
         );
         let name = "istio_http_request_duration_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} HTTP API request latency by verb and code."
-        );
+        let _ = writeln!(out, "# HELP {name} HTTP API request latency by verb and code.");
         let _ = writeln!(out, "# TYPE {name} histogram");
         let map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         for ((verb, code), h) in map.iter() {
@@ -156,16 +141,8 @@ impl Metrics {
                 "{name}_bucket{{verb=\"{verb}\",code=\"{code}\",le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(
-                out,
-                "{name}_sum{{verb=\"{verb}\",code=\"{code}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "{name}_count{{verb=\"{verb}\",code=\"{code}\"}} {}",
-                h.count
-            );
+            let _ = writeln!(out, "{name}_sum{{verb=\"{verb}\",code=\"{code}\"}} {}", h.sum);
+            let _ = writeln!(out, "{name}_count{{verb=\"{verb}\",code=\"{code}\"}} {}", h.count);
         }
         out
     }

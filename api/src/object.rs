@@ -12,14 +12,8 @@ use crate::error::{ApiError, Cause, Subject};
 pub const MAX_BODY: usize = 3 << 20;
 
 /// Metadata fields set by the server; anything a client sends for them is ignored.
-const SERVER_FIELDS: &[&str] = &[
-    "resourceVersion",
-    "uid",
-    "creationTimestamp",
-    "generation",
-    "managedFields",
-    "selfLink",
-];
+const SERVER_FIELDS: &[&str] =
+    &["resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink"];
 
 /// Where a request is addressed: group/version/resource and, for items, namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,29 +44,17 @@ impl Target {
 
     /// The store key of `name` under this target.
     pub fn key(&self, name: &str) -> ResourceKey {
-        ResourceKey::new(
-            &self.group,
-            &self.resource,
-            self.namespace.as_deref().unwrap_or(""),
-            name,
-        )
+        ResourceKey::new(&self.group, &self.resource, self.namespace.as_deref().unwrap_or(""), name)
     }
 
     /// Error subject for `name`.
     pub fn subject(&self, name: &str) -> Subject {
-        Subject {
-            group: self.group.clone(),
-            kind: self.resource.clone(),
-            name: name.into(),
-        }
+        Subject { group: self.group.clone(), kind: self.resource.clone(), name: name.into() }
     }
 
     /// The target for an object's own `apiVersion`/`kind` in `namespace`.
     pub fn for_object(obj: &Value, namespace: &str) -> Result<Self, ApiError> {
-        let api_version = obj
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
         let info = config::lookup(api_version, kind).ok_or_else(|| {
             ApiError::from(ConfigError::UnsupportedKind {
@@ -106,9 +88,7 @@ pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
         let mut docs = config::parse_documents(text).map_err(ApiError::from)?;
         match docs.len() {
             1 => Ok(docs.remove(0).1),
-            0 => Err(ApiError::BadRequest(
-                "request body holds no YAML document".into(),
-            )),
+            0 => Err(ApiError::BadRequest("request body holds no YAML document".into())),
             n => Err(ApiError::BadRequest(format!(
                 "request body holds {n} YAML documents; send one, or use POST /v1/apply"
             ))),
@@ -128,11 +108,7 @@ pub fn validate(
     path_name: Option<&str>,
 ) -> Result<Incoming, ApiError> {
     let mut inc = check_object(value, target, path_name)?;
-    let kind = inc
-        .object
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let kind = inc.object.get("kind").and_then(Value::as_str).unwrap_or_default();
     if kind != target.info.kind {
         return Err(ApiError::BadRequest(format!(
             "kind {kind:?} in the body does not match {:?} served at /apis/{}/{}",
@@ -142,17 +118,13 @@ pub fn validate(
         )));
     }
     config::validate_object(&inc.object).map_err(|e| match ApiError::from(e) {
-        ApiError::Invalid { causes, .. } => ApiError::Invalid {
-            subject: target.subject(&inc.name),
-            causes,
-        },
+        ApiError::Invalid { causes, .. } => {
+            ApiError::Invalid { subject: target.subject(&inc.name), causes }
+        }
         other => other,
     })?;
     if let Some(o) = inc.object.as_object_mut() {
-        o.insert(
-            "apiVersion".into(),
-            Value::String(target.info.preferred_api_version()),
-        );
+        o.insert("apiVersion".into(), Value::String(target.info.preferred_api_version()));
         o.remove("status");
     }
     Ok(inc)
@@ -176,10 +148,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if name.len() > 253 {
-        return Err(format!(
-            "must be no more than 253 characters (is {})",
-            name.len()
-        ));
+        return Err(format!("must be no more than 253 characters (is {})", name.len()));
     }
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
     let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
@@ -211,12 +180,7 @@ pub fn check_object(
 ) -> Result<Incoming, ApiError> {
     let display_name = path_name
         .map(str::to_owned)
-        .or_else(|| {
-            value
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
+        .or_else(|| value.pointer("/metadata/name").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_default();
     let subject = target.subject(&display_name);
     let Some(obj) = value.as_object_mut() else {
@@ -250,24 +214,14 @@ pub fn check_object(
             format!("must be a non-empty string, got {v}"),
         )),
     }
-    let meta = obj
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
+    let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
     let Some(meta) = meta.as_object_mut() else {
-        causes.push(Cause::new(
-            "FieldValueInvalid",
-            "metadata",
-            "must be an object",
-        ));
+        causes.push(Cause::new("FieldValueInvalid", "metadata", "must be an object"));
         return Err(ApiError::Invalid { subject, causes });
     };
     let name = match meta.get("name") {
         None => {
-            causes.push(Cause::new(
-                "FieldValueRequired",
-                "metadata.name",
-                "name is required",
-            ));
+            causes.push(Cause::new("FieldValueRequired", "metadata.name", "name is required"));
             String::new()
         }
         Some(Value::String(n)) => {
@@ -347,11 +301,7 @@ pub fn check_object(
     if !causes.is_empty() {
         return Err(ApiError::Invalid { subject, causes });
     }
-    Ok(Incoming {
-        name,
-        resource_version,
-        object: value,
-    })
+    Ok(Incoming { name, resource_version, object: value })
 }
 
 /// JSON type name, for messages.
@@ -369,8 +319,7 @@ pub fn type_name(v: &Value) -> &'static str {
 fn rfc3339(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 /// A stable, unique-per-incarnation UID derived from the key and creation revision.
@@ -385,14 +334,7 @@ fn uid(key: &ResourceKey, create_revision: u64) -> String {
     }
     let x = (u128::from(hashes[0]) << 64) | u128::from(hashes[1]);
     let s = format!("{x:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &s[..8],
-        &s[8..12],
-        &s[12..16],
-        &s[16..20],
-        &s[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &s[..8], &s[8..12], &s[12..16], &s[16..20], &s[20..])
 }
 
 /// The stored object as served at `api_version`, with its server-owned metadata filled in.
@@ -417,10 +359,7 @@ pub fn decorate(r: &Resource, resource_version: Option<u64>) -> Value {
         meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
         meta.insert("uid".into(), Value::String(uid(&r.key, r.create_revision)));
         meta.insert("generation".into(), Value::from(r.version));
-        meta.insert(
-            "creationTimestamp".into(),
-            Value::String(rfc3339(r.create_time_ms)),
-        );
+        meta.insert("creationTimestamp".into(), Value::String(rfc3339(r.create_time_ms)));
     }
     v
 }
@@ -488,30 +427,16 @@ mod tests {
     fn incoming_errors_name_fields() {
         let t = target(Some("ns"));
         let e = parse(br#"{"kind":"X","metadata":{}}"#, &t, None).unwrap_err();
-        let ApiError::Invalid { causes, .. } = e else {
-            panic!("{e:?}")
-        };
+        let ApiError::Invalid { causes, .. } = e else { panic!("{e:?}") };
         let fields: Vec<_> = causes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, ["apiVersion", "metadata.name"]);
-        assert!(matches!(
-            parse(b"{", &t, None),
-            Err(ApiError::BadRequest(_))
-        ));
-        assert!(matches!(
-            parse(b"[]", &t, None),
-            Err(ApiError::BadRequest(_))
-        ));
+        assert!(matches!(parse(b"{", &t, None), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse(b"[]", &t, None), Err(ApiError::BadRequest(_))));
         let wrong_ns = br#"{"apiVersion":"networking.istio.io/v1","kind":"X","metadata":{"name":"a","namespace":"o"}}"#;
-        assert!(matches!(
-            parse(wrong_ns, &t, None),
-            Err(ApiError::BadRequest(_))
-        ));
+        assert!(matches!(parse(wrong_ns, &t, None), Err(ApiError::BadRequest(_))));
         let wrong_name =
             br#"{"apiVersion":"networking.istio.io/v1","kind":"X","metadata":{"name":"a"}}"#;
-        assert!(matches!(
-            parse(wrong_name, &t, Some("b")),
-            Err(ApiError::BadRequest(_))
-        ));
+        assert!(matches!(parse(wrong_name, &t, Some("b")), Err(ApiError::BadRequest(_))));
     }
 
     #[test]

@@ -24,20 +24,13 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 /// Decodes a record written by [`encode`]; `what` names it in the error.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&FORMAT_VERSION, rest)) => {
-            bincode::deserialize(rest).map_err(|e| StoreError::Corrupt {
-                what,
-                reason: e.to_string(),
-            })
-        }
+        Some((&FORMAT_VERSION, rest)) => bincode::deserialize(rest)
+            .map_err(|e| StoreError::Corrupt { what, reason: e.to_string() }),
         Some((v, _)) => Err(StoreError::Corrupt {
             what,
             reason: format!("unknown format version {v} (this build reads {FORMAT_VERSION})"),
         }),
-        None => Err(StoreError::Corrupt {
-            what,
-            reason: "empty record".into(),
-        }),
+        None => Err(StoreError::Corrupt { what, reason: "empty record".into() }),
     }
 }
 

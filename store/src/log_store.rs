@@ -47,12 +47,7 @@ impl LogStore {
         let meta = db.open_tree("raft_meta")?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(flusher(db.clone(), rx));
-        Ok(Self {
-            db: db.clone(),
-            log,
-            meta,
-            flusher: tx,
-        })
+        Ok(Self { db: db.clone(), log, meta, flusher: tx })
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, SErr> {
@@ -86,9 +81,7 @@ async fn flusher(db: sled::Db, mut rx: mpsc::UnboundedReceiver<LogFlushed<TypeCo
         let res = db.flush_async().await;
         for cb in batch.drain(..) {
             cb.log_io_completed(
-                res.as_ref()
-                    .map(|_| ())
-                    .map_err(|e| std::io::Error::other(e.to_string())),
+                res.as_ref().map(|_| ()).map_err(|e| std::io::Error::other(e.to_string())),
             );
         }
     }
@@ -129,10 +122,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, SErr> {
         let last_purged: Option<LogId<NodeId>> = self.get_meta(LAST_PURGED)?;
         let last = self.last_log_id()?.or(last_purged);
-        Ok(LogState {
-            last_purged_log_id: last_purged,
-            last_log_id: last,
-        })
+        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -140,13 +130,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), SErr> {
-        self.meta
-            .insert(VOTE, encode(vote))
-            .map_err(|e| StorageIOError::write_vote(&e))?;
-        self.db
-            .flush_async()
-            .await
-            .map_err(|e| StorageIOError::write_vote(&e))?;
+        self.meta.insert(VOTE, encode(vote)).map_err(|e| StorageIOError::write_vote(&e))?;
+        self.db.flush_async().await.map_err(|e| StorageIOError::write_vote(&e))?;
         Ok(())
     }
 
@@ -156,9 +141,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), SErr> {
         // Not flushed: losing it only means re-applying a little more on restart.
-        self.meta
-            .insert(COMMITTED, encode(&committed))
-            .map_err(write_err)?;
+        self.meta.insert(COMMITTED, encode(&committed)).map_err(write_err)?;
         Ok(())
     }
 
@@ -179,10 +162,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         if let Err(mpsc::error::SendError(cb)) = self.flusher.send(callback) {
             // The flusher is gone (runtime shutting down): flush inline.
             let res = self.db.flush_async().await;
-            cb.log_io_completed(
-                res.map(|_| ())
-                    .map_err(|e| std::io::Error::other(e.to_string())),
-            );
+            cb.log_io_completed(res.map(|_| ()).map_err(|e| std::io::Error::other(e.to_string())));
         }
         Ok(())
     }
@@ -200,9 +180,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), SErr> {
         // Record the purge point first: a crash in between leaves extra entries, never a hole.
-        self.meta
-            .insert(LAST_PURGED, encode(&log_id))
-            .map_err(write_err)?;
+        self.meta.insert(LAST_PURGED, encode(&log_id)).map_err(write_err)?;
         let mut batch = sled::Batch::default();
         for item in self.log.range(..=log_id.index.to_be_bytes()) {
             let (k, _) = item.map_err(read_err)?;

@@ -85,11 +85,7 @@ impl Peers {
                 Rpc::Status => client.status(payload).await,
             }
         };
-        let peer_err = |reason: String| StoreError::Peer {
-            peer,
-            addr: addr.to_owned(),
-            reason,
-        };
+        let peer_err = |reason: String| StoreError::Peer { peer, addr: addr.to_owned(), reason };
         let reply = tokio::time::timeout(timeout, fut)
             .await
             .map_err(|_| peer_err(format!("no reply within {timeout:?}")))?
@@ -109,11 +105,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerNetwork;
 
     async fn new_client(&mut self, target: NodeId, node: &Node) -> Self::Network {
-        PeerNetwork {
-            peers: self.peers.clone(),
-            target,
-            addr: node.addr.clone(),
-        }
+        PeerNetwork { peers: self.peers.clone(), target, addr: node.addr.clone() }
     }
 }
 
@@ -136,16 +128,15 @@ impl PeerNetwork {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let reply: Result<Resp, RaftError<NodeId, E>> = self
-            .peers
-            .call(self.target, &self.addr, rpc, req, option.hard_ttl())
-            .await
-            .map_err(|e| match &e {
-                StoreError::Peer { reason, .. } if reason.starts_with("no reply") => {
-                    RPCError::Network(NetworkError::new(&e))
-                }
-                _ => RPCError::Unreachable(Unreachable::new(&e)),
-            })?;
+        let reply: Result<Resp, RaftError<NodeId, E>> =
+            self.peers.call(self.target, &self.addr, rpc, req, option.hard_ttl()).await.map_err(
+                |e| match &e {
+                    StoreError::Peer { reason, .. } if reason.starts_with("no reply") => {
+                        RPCError::Network(NetworkError::new(&e))
+                    }
+                    _ => RPCError::Unreachable(Unreachable::new(&e)),
+                },
+            )?;
         reply.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }

@@ -190,10 +190,7 @@ impl StoreNode {
     /// data dir says so; see [`StoreNode::initialize`]).
     pub async fn open(cfg: StoreConfig) -> Result<Arc<Self>, StoreError> {
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
-            StoreError::Invalid(format!(
-                "cannot create data dir {}: {e}",
-                cfg.data_dir.display()
-            ))
+            StoreError::Invalid(format!("cannot create data dir {}: {e}", cfg.data_dir.display()))
         })?;
         let db = sled::Config::new()
             .path(cfg.data_dir.join("sled"))
@@ -220,9 +217,7 @@ impl StoreNode {
         .validate()
         .map_err(|e| StoreError::Invalid(format!("raft config: {e}")))?;
         let peers = Peers::default();
-        let net = NetworkFactory {
-            peers: peers.clone(),
-        };
+        let net = NetworkFactory { peers: peers.clone() };
         let raft = Raft::new(cfg.id, Arc::new(raft_cfg), net, log, sm)
             .await
             .map_err(|e| StoreError::Raft(e.to_string()))?;
@@ -280,9 +275,7 @@ impl StoreNode {
                 continue;
             }
             let st = n.sm.applied_state();
-            let excess = st
-                .revision
-                .saturating_sub(st.compact_revision + n.cfg.retain_revisions);
+            let excess = st.revision.saturating_sub(st.compact_revision + n.cfg.retain_revisions);
             let prune = last_dedup_prune.elapsed() > n.cfg.dedup_window / 10;
             if excess == 0 && !prune {
                 continue;
@@ -333,10 +326,7 @@ impl StoreNode {
 
     /// Whether the raft log/state are initialized (this member belongs to a cluster).
     pub async fn is_initialized(&self) -> Result<bool, StoreError> {
-        self.raft
-            .is_initialized()
-            .await
-            .map_err(|e| StoreError::Raft(e.to_string()))
+        self.raft.is_initialized().await.map_err(|e| StoreError::Raft(e.to_string()))
     }
 
     /// Forms a cluster of `members` (id → raft address). Every founding member may call it
@@ -345,10 +335,8 @@ impl StoreNode {
         if self.is_initialized().await? {
             return Ok(());
         }
-        let nodes: BTreeMap<NodeId, Node> = members
-            .into_iter()
-            .map(|(id, addr)| (id, Node { addr }))
-            .collect();
+        let nodes: BTreeMap<NodeId, Node> =
+            members.into_iter().map(|(id, addr)| (id, Node { addr })).collect();
         match self.raft.initialize(nodes).await {
             Ok(()) => Ok(()),
             Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => Ok(()),
@@ -359,11 +347,7 @@ impl StoreNode {
     /// Ready: a member of a cluster that has a leader, and not far behind its commit index.
     pub fn is_ready(&self) -> bool {
         let m = self.raft.metrics().borrow().clone();
-        let member = m
-            .membership_config
-            .membership()
-            .get_node(&self.cfg.id)
-            .is_some();
+        let member = m.membership_config.membership().get_node(&self.cfg.id).is_some();
         let applied = m.last_applied.map_or(0, |l| l.index);
         let commit = self.known_commit.load(Ordering::Relaxed);
         member
@@ -375,11 +359,7 @@ impl StoreNode {
     /// This member's status.
     pub fn local_status(&self) -> MemberStatus {
         let m = self.raft.metrics().borrow().clone();
-        let voter = m
-            .membership_config
-            .membership()
-            .voter_ids()
-            .any(|v| v == self.cfg.id);
+        let voter = m.membership_config.membership().voter_ids().any(|v| v == self.cfg.id);
         let role = match m.state {
             ServerState::Leader => "leader",
             ServerState::Candidate => "candidate",
@@ -391,9 +371,7 @@ impl StoreNode {
         let commit = if m.state == ServerState::Leader {
             applied.applied_index
         } else {
-            self.known_commit
-                .load(Ordering::Relaxed)
-                .max(applied.applied_index)
+            self.known_commit.load(Ordering::Relaxed).max(applied.applied_index)
         };
         MemberStatus {
             id: self.cfg.id,
@@ -437,13 +415,7 @@ impl StoreNode {
                     Ok(s) => (Some(s), None),
                     Err(e) => (None, Some(e.to_string())),
                 };
-                ClusterMember {
-                    id,
-                    raft_addr: addr,
-                    voter,
-                    status,
-                    error,
-                }
+                ClusterMember { id, raft_addr: addr, voter, status, error }
             }
         });
         let members = futures::future::join_all(asks).await;
@@ -536,10 +508,9 @@ impl StoreNode {
                         )
                         .await
                     {
-                        Ok(Ok(ForwardReply::Write {
-                            response,
-                            log_index,
-                        })) => Ok(Attempt::Done((response, log_index))),
+                        Ok(Ok(ForwardReply::Write { response, log_index })) => {
+                            Ok(Attempt::Done((response, log_index)))
+                        }
                         Ok(Ok(other)) => {
                             Err(StoreError::Raft(format!("unexpected reply {other:?}")))
                         }
@@ -719,10 +690,7 @@ impl StoreNode {
                 .raft
                 .client_write(cmd)
                 .await
-                .map(|r| ForwardReply::Write {
-                    response: r.data,
-                    log_index: r.log_id.index,
-                })
+                .map(|r| ForwardReply::Write { response: r.data, log_index: r.log_id.index })
                 .map_err(write_err),
             Forward::ReadIndex => match self.raft.get_read_log_id().await {
                 Ok((read, _)) => Ok(ForwardReply::ReadIndex(read.map_or(0, |l| l.index))),
@@ -744,10 +712,7 @@ impl StoreNode {
                     )));
                 }
                 tracing::info!(id, %addr, "adding learner");
-                self.raft
-                    .add_learner(id, Node { addr }, true)
-                    .await
-                    .map_err(write_err)?;
+                self.raft.add_learner(id, Node { addr }, true).await.map_err(write_err)?;
                 tracing::info!(id, "promoting learner to voter");
                 self.raft
                     .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
@@ -772,10 +737,7 @@ impl StoreNode {
                     ChangeMembers::RemoveNodes(BTreeSet::from([id]))
                 };
                 tracing::info!(id, "removing member");
-                self.raft
-                    .change_membership(change, false)
-                    .await
-                    .map_err(write_err)?;
+                self.raft.change_membership(change, false).await.map_err(write_err)?;
                 Ok(ForwardReply::Done)
             }
         }
@@ -800,10 +762,7 @@ fn clone_forward(f: &Forward) -> Forward {
     match f {
         Forward::Write(c) => Forward::Write(c.clone()),
         Forward::ReadIndex => Forward::ReadIndex,
-        Forward::AddMember { id, addr } => Forward::AddMember {
-            id: *id,
-            addr: addr.clone(),
-        },
+        Forward::AddMember { id, addr } => Forward::AddMember { id: *id, addr: addr.clone() },
         Forward::RemoveMember { id } => Forward::RemoveMember { id: *id },
     }
 }
@@ -857,8 +816,6 @@ impl RaftService for RaftGrpc {
     }
 
     async fn status(&self, _req: Request<Payload>) -> Result<tonic::Response<Payload>, Status> {
-        Ok(tonic::Response::new(Payload {
-            data: encode(&self.node.local_status()),
-        }))
+        Ok(tonic::Response::new(Payload { data: encode(&self.node.local_status()) }))
     }
 }

@@ -70,10 +70,7 @@ fn resource_key_bytes(k: &ResourceKey) -> Vec<u8> {
         RES.len() + k.group.len() + k.resource.len() + k.namespace.len() + k.name.len() + 3,
     );
     out.extend_from_slice(RES);
-    for (i, part) in [&k.group, &k.resource, &k.namespace, &k.name]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, part) in [&k.group, &k.resource, &k.namespace, &k.name].into_iter().enumerate() {
         if i > 0 {
             out.push(0);
         }
@@ -151,10 +148,7 @@ impl Inner {
     }
 
     fn read_resource(&self, key: &[u8]) -> Result<Option<Resource>, StoreError> {
-        self.tree
-            .get(key)?
-            .map(|v| decode(&v, "resource"))
-            .transpose()
+        self.tree.get(key)?.map(|v| decode(&v, "resource")).transpose()
     }
 
     /// Applies one command; returns the response and the batch to commit.
@@ -166,33 +160,19 @@ impl Inner {
         let dedup_key = [DEDUP, cmd.request_id.as_bytes()].concat();
         if let Some(v) = self.tree.get(&dedup_key)? {
             let d: DedupEntry = decode(&v, "idempotency entry")?;
-            return Ok(Response::Txn {
-                outcome: d.outcome,
-                deduplicated: true,
-            });
+            return Ok(Response::Txn { outcome: d.outcome, deduplicated: true });
         }
         match &cmd.op {
             CommandOp::Txn(txn) => {
                 let outcome = self.apply_txn(cmd, txn, batch)?;
-                let entry = DedupEntry {
-                    time_ms: cmd.time_ms,
-                    outcome: outcome.clone(),
-                };
+                let entry = DedupEntry { time_ms: cmd.time_ms, outcome: outcome.clone() };
                 batch.insert(dedup_key, encode(&entry));
-                Ok(Response::Txn {
-                    outcome,
-                    deduplicated: false,
-                })
+                Ok(Response::Txn { outcome, deduplicated: false })
             }
-            CommandOp::Compact {
-                revision,
-                dedup_before_ms,
-            } => {
+            CommandOp::Compact { revision, dedup_before_ms } => {
                 let target = (*revision).min(self.revision);
                 if target > self.compact {
-                    for item in self
-                        .tree
-                        .range([EVT, &(self.compact + 1).to_be_bytes()].concat()..)
+                    for item in self.tree.range([EVT, &(self.compact + 1).to_be_bytes()].concat()..)
                     {
                         let (k, _) = item?;
                         if !k.starts_with(EVT) || k[EVT.len()..] > target.to_be_bytes()[..] {
@@ -210,9 +190,7 @@ impl Inner {
                         batch.remove(k);
                     }
                 }
-                Ok(Response::Compacted {
-                    revision: self.compact,
-                })
+                Ok(Response::Compacted { revision: self.compact })
             }
         }
     }
@@ -224,9 +202,8 @@ impl Inner {
         batch: &mut sled::Batch,
     ) -> Result<TxnOutcome, StoreError> {
         for (index, cond) in txn.preconditions.iter().enumerate() {
-            let actual = self
-                .read_resource(&resource_key_bytes(cond.key()))?
-                .map(|r| r.mod_revision);
+            let actual =
+                self.read_resource(&resource_key_bytes(cond.key()))?.map(|r| r.mod_revision);
             let ok = match cond {
                 Precondition::Absent(_) => actual.is_none(),
                 Precondition::Exists(_) => actual.is_some(),
@@ -235,11 +212,7 @@ impl Inner {
             if !ok {
                 return Ok(TxnOutcome::Failed {
                     revision: self.revision,
-                    failure: TxnFailure::Precondition {
-                        index,
-                        condition: cond.clone(),
-                        actual,
-                    },
+                    failure: TxnFailure::Precondition { index, condition: cond.clone(), actual },
                 });
             }
         }
@@ -328,11 +301,7 @@ impl Inner {
         batch.insert(HASH, encode(&hash));
         self.revision = rev;
         self.hash = hash;
-        Ok(TxnOutcome::Committed {
-            revision: rev,
-            results,
-            existed,
-        })
+        Ok(TxnOutcome::Committed { revision: rev, results, existed })
     }
 }
 
@@ -408,10 +377,7 @@ impl Shared {
     pub fn events_after(&self, after: Revision, limit: usize) -> Result<Vec<Event>, StoreError> {
         let g = self.read();
         if after < g.compact {
-            return Err(StoreError::Compacted {
-                requested: after + 1,
-                oldest: g.compact + 1,
-            });
+            return Err(StoreError::Compacted { requested: after + 1, oldest: g.compact + 1 });
         }
         let mut out = Vec::new();
         for item in g.tree.range([EVT, &(after + 1).to_be_bytes()].concat()..) {
@@ -461,9 +427,7 @@ impl StateMachine {
         for name in db.tree_names() {
             if name.starts_with(b"sm_") && name.as_ref() != current.as_bytes() {
                 let n = String::from_utf8_lossy(&name);
-                if n.strip_prefix("sm_")
-                    .is_some_and(|s| s.parse::<u64>().is_ok())
-                {
+                if n.strip_prefix("sm_").is_some_and(|s| s.parse::<u64>().is_ok()) {
                     db.drop_tree(&name)?;
                 }
             }
@@ -511,13 +475,7 @@ impl StateMachine {
         }
         let rev = g.revision;
         drop(g);
-        if matches!(
-            resp,
-            Response::Txn {
-                deduplicated: false,
-                ..
-            } | Response::Compacted { .. }
-        ) {
+        if matches!(resp, Response::Txn { deduplicated: false, .. } | Response::Compacted { .. }) {
             self.shared.revision_tx.send_replace(rev);
         }
         Ok(resp)
@@ -598,11 +556,7 @@ impl StateMachine {
     }
 }
 
-type Captured = (
-    Option<LogId<NodeId>>,
-    StoredMembership<NodeId, Node>,
-    SnapshotBlob,
-);
+type Captured = (Option<LogId<NodeId>>, StoredMembership<NodeId, Node>, SnapshotBlob);
 
 /// Captures a consistent copy of the state when created; serializes it when asked.
 pub struct SnapshotBuilder {
@@ -622,20 +576,13 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, rand::random::<u32>()),
             None => format!("0-0-{}", rand::random::<u32>()),
         };
-        let meta = SnapshotMeta {
-            last_log_id: applied,
-            last_membership: membership,
-            snapshot_id,
-        };
+        let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
         self.sm
             .save_snapshot(&meta, &data)
             .await
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "built snapshot");
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
 }
 
@@ -656,9 +603,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let mut out = Vec::new();
         for e in entries {
-            let r = self
-                .apply_entry(&e)
-                .map_err(|err| StorageIOError::apply(e.log_id, &err))?;
+            let r = self.apply_entry(&e).map_err(|err| StorageIOError::apply(e.log_id, &err))?;
             out.push(r);
         }
         Ok(out)
@@ -675,10 +620,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
             Ok((g.applied, g.membership.clone(), SnapshotBlob { pairs }))
         })();
-        SnapshotBuilder {
-            sm: self.clone(),
-            captured,
-        }
+        SnapshotBuilder { sm: self.clone(), captured }
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, SErr> {
@@ -697,16 +639,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, SErr> {
-        self.snapshot_from_store()
-            .map_err(|e| StorageIOError::read_snapshot(None, &e).into())
+        self.snapshot_from_store().map_err(|e| StorageIOError::read_snapshot(None, &e).into())
     }
 }
 
 impl std::fmt::Debug for StateMachine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateMachine")
-            .field("state", &self.shared.applied_state())
-            .finish()
+        f.debug_struct("StateMachine").field("state", &self.shared.applied_state()).finish()
     }
 }
 
@@ -725,11 +664,7 @@ mod tests {
     fn open() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().path(dir.path()).open().unwrap();
-        Fixture {
-            sm: StateMachine::open(&db).unwrap(),
-            _dir: dir,
-            index: 0,
-        }
+        Fixture { sm: StateMachine::open(&db).unwrap(), _dir: dir, index: 0 }
     }
 
     fn key(n: &str) -> ResourceKey {
@@ -737,10 +672,7 @@ mod tests {
     }
 
     fn put(n: &str, v: &str) -> Op {
-        Op::Put {
-            key: key(n),
-            object: v.as_bytes().to_vec(),
-        }
+        Op::Put { key: key(n), object: v.as_bytes().to_vec() }
     }
 
     fn cmd(id: &str, op: CommandOp) -> Command {
@@ -763,16 +695,7 @@ mod tests {
             self.sm.apply([e]).await.unwrap().remove(0)
         }
         async fn txn(&mut self, id: &str, pre: Vec<Precondition>, ops: Vec<Op>) -> TxnOutcome {
-            match self
-                .apply(cmd(
-                    id,
-                    CommandOp::Txn(Txn {
-                        preconditions: pre,
-                        ops,
-                    }),
-                ))
-                .await
-            {
+            match self.apply(cmd(id, CommandOp::Txn(Txn { preconditions: pre, ops }))).await {
                 Response::Txn { outcome, .. } => outcome,
                 r => panic!("{r:?}"),
             }
@@ -786,55 +709,25 @@ mod tests {
     async fn txn_revisions_preconditions_and_events() {
         let mut f = open();
         let o = f
-            .txn(
-                "1",
-                vec![Precondition::Absent(key("a"))],
-                vec![put("a", "1"), put("b", "1")],
-            )
+            .txn("1", vec![Precondition::Absent(key("a"))], vec![put("a", "1"), put("b", "1")])
             .await;
-        let TxnOutcome::Committed {
-            revision,
-            results,
-            existed,
-        } = o
-        else {
-            panic!()
-        };
+        let TxnOutcome::Committed { revision, results, existed } = o else { panic!() };
         assert_eq!((revision, existed), (1, vec![false, false]));
         assert_eq!(
-            (
-                results[0].create_revision,
-                results[0].mod_revision,
-                results[0].version
-            ),
+            (results[0].create_revision, results[0].mod_revision, results[0].version),
             (1, 1, 1)
         );
 
         // Failed precondition: nothing written, no revision consumed.
-        let o = f
-            .txn(
-                "2",
-                vec![Precondition::Absent(key("a"))],
-                vec![put("a", "2")],
-            )
-            .await;
+        let o = f.txn("2", vec![Precondition::Absent(key("a"))], vec![put("a", "2")]).await;
         assert!(matches!(
             o,
             TxnOutcome::Failed {
                 revision: 1,
-                failure: TxnFailure::Precondition {
-                    actual: Some(1),
-                    ..
-                }
+                failure: TxnFailure::Precondition { actual: Some(1), .. }
             }
         ));
-        let o = f
-            .txn(
-                "3",
-                vec![Precondition::ModRevision(key("a"), 7)],
-                vec![put("a", "2")],
-            )
-            .await;
+        let o = f.txn("3", vec![Precondition::ModRevision(key("a"), 7)], vec![put("a", "2")]).await;
         assert!(matches!(o, TxnOutcome::Failed { .. }));
         assert_eq!(f.rev(), 1);
 
@@ -846,61 +739,29 @@ mod tests {
                 vec![put("a", "2"), put("a", "3")],
             )
             .await;
-        let TxnOutcome::Committed {
-            revision: 2,
-            results,
-            existed,
-        } = o
-        else {
-            panic!("{o:?}")
-        };
+        let TxnOutcome::Committed { revision: 2, results, existed } = o else { panic!("{o:?}") };
         assert_eq!(existed, vec![true, true]);
         assert_eq!((results[1].create_revision, results[1].version), (1, 3));
         let o = f
-            .txn(
-                "5",
-                vec![],
-                vec![Op::Delete { key: key("b") }, Op::Delete { key: key("zz") }],
-            )
+            .txn("5", vec![], vec![Op::Delete { key: key("b") }, Op::Delete { key: key("zz") }])
             .await;
-        assert!(matches!(
-            o,
-            TxnOutcome::Failed {
-                failure: TxnFailure::NotFound { .. },
-                ..
-            }
-        ));
-        assert!(
-            f.sm.shared.get(&key("b")).unwrap().0.is_some(),
-            "half-applied txn"
-        );
+        assert!(matches!(o, TxnOutcome::Failed { failure: TxnFailure::NotFound { .. }, .. }));
+        assert!(f.sm.shared.get(&key("b")).unwrap().0.is_some(), "half-applied txn");
 
         let o = f
-            .txn(
-                "6",
-                vec![Precondition::Exists(key("b"))],
-                vec![Op::Delete { key: key("b") }],
-            )
+            .txn("6", vec![Precondition::Exists(key("b"))], vec![Op::Delete { key: key("b") }])
             .await;
         assert!(matches!(o, TxnOutcome::Committed { revision: 3, .. }));
         let events = f.sm.shared.events_after(0, 100).unwrap();
-        assert_eq!(
-            events.iter().map(|e| e.revision).collect::<Vec<_>>(),
-            vec![1, 2, 3]
-        );
+        assert_eq!(events.iter().map(|e| e.revision).collect::<Vec<_>>(), vec![1, 2, 3]);
         assert_eq!(events[2].changes[0].kind, ChangeType::Deleted);
         assert_eq!(events[2].changes[0].previous.as_ref().unwrap().object, b"1");
         assert_eq!(events[1].changes[0].kind, ChangeType::Modified);
         assert_eq!(events[0].actor, "tester");
         let (list, rev) =
-            f.sm.shared
-                .list(&KeyPrefix::resource("g", "things", Some("ns")))
-                .unwrap();
+            f.sm.shared.list(&KeyPrefix::resource("g", "things", Some("ns"))).unwrap();
         assert_eq!((list.len(), rev), (1, 3));
-        assert_eq!(
-            f.sm.shared.applied_state().state_hash,
-            f.sm.shared.recompute_hash().unwrap()
-        );
+        assert_eq!(f.sm.shared.applied_state().state_hash, f.sm.shared.recompute_hash().unwrap());
     }
 
     #[tokio::test]
@@ -909,30 +770,18 @@ mod tests {
         let first = f
             .apply(cmd(
                 "same",
-                CommandOp::Txn(Txn {
-                    preconditions: vec![],
-                    ops: vec![put("a", "1")],
-                }),
+                CommandOp::Txn(Txn { preconditions: vec![], ops: vec![put("a", "1")] }),
             ))
             .await;
         let again = f
             .apply(cmd(
                 "same",
-                CommandOp::Txn(Txn {
-                    preconditions: vec![],
-                    ops: vec![put("a", "2")],
-                }),
+                CommandOp::Txn(Txn { preconditions: vec![], ops: vec![put("a", "2")] }),
             ))
             .await;
         let (
-            Response::Txn {
-                outcome: o1,
-                deduplicated: false,
-            },
-            Response::Txn {
-                outcome: o2,
-                deduplicated: true,
-            },
+            Response::Txn { outcome: o1, deduplicated: false },
+            Response::Txn { outcome: o2, deduplicated: true },
         ) = (first, again)
         else {
             panic!()
@@ -946,25 +795,13 @@ mod tests {
     async fn compaction_drops_events_and_old_dedup_entries() {
         let mut f = open();
         for i in 0..10 {
-            f.txn(&format!("r{i}"), vec![], vec![put("a", &i.to_string())])
-                .await;
+            f.txn(&format!("r{i}"), vec![], vec![put("a", &i.to_string())]).await;
         }
-        let r = f
-            .apply(cmd(
-                "c",
-                CommandOp::Compact {
-                    revision: 6,
-                    dedup_before_ms: 2000,
-                },
-            ))
-            .await;
+        let r = f.apply(cmd("c", CommandOp::Compact { revision: 6, dedup_before_ms: 2000 })).await;
         assert_eq!(r, Response::Compacted { revision: 6 });
         assert!(matches!(
             f.sm.shared.events_after(5, 10),
-            Err(StoreError::Compacted {
-                requested: 6,
-                oldest: 7
-            })
+            Err(StoreError::Compacted { requested: 6, oldest: 7 })
         ));
         assert_eq!(f.sm.shared.events_after(6, 10).unwrap().len(), 4);
         // Dedup entries were at time 1000 < 2000: forgotten, so "r0" applies anew.
@@ -976,30 +813,15 @@ mod tests {
     async fn snapshot_install_reproduces_state() {
         let mut a = open();
         for i in 0..20 {
-            a.txn(
-                &format!("r{i}"),
-                vec![],
-                vec![put(&format!("k{}", i % 7), &i.to_string())],
-            )
-            .await;
+            a.txn(&format!("r{i}"), vec![], vec![put(&format!("k{}", i % 7), &i.to_string())])
+                .await;
         }
-        let snap =
-            a.sm.get_snapshot_builder()
-                .await
-                .build_snapshot()
-                .await
-                .unwrap();
+        let snap = a.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
         let mut b = open();
-        b.txn("other", vec![], vec![put("zzz", "gone after install")])
-            .await;
-        b.sm.install_snapshot(&snap.meta, snap.snapshot)
-            .await
-            .unwrap();
+        b.txn("other", vec![], vec![put("zzz", "gone after install")]).await;
+        b.sm.install_snapshot(&snap.meta, snap.snapshot).await.unwrap();
         assert_eq!(a.sm.shared.applied_state(), b.sm.shared.applied_state());
-        assert_eq!(
-            b.sm.shared.recompute_hash().unwrap(),
-            a.sm.shared.applied_state().state_hash
-        );
+        assert_eq!(b.sm.shared.recompute_hash().unwrap(), a.sm.shared.applied_state().state_hash);
         assert!(b.sm.shared.get(&key("zzz")).unwrap().0.is_none());
         assert_eq!(
             a.sm.shared.events_after(0, 100).unwrap(),

@@ -54,29 +54,18 @@ impl ResourceKey {
     pub fn matches(&self, prefix: &KeyPrefix) -> bool {
         prefix.group.as_ref().is_none_or(|g| g == &self.group)
             && prefix.resource.as_ref().is_none_or(|r| r == &self.resource)
-            && prefix
-                .namespace
-                .as_ref()
-                .is_none_or(|n| n == &self.namespace)
+            && prefix.namespace.as_ref().is_none_or(|n| n == &self.namespace)
             && prefix.name.as_ref().is_none_or(|n| n == &self.name)
     }
 }
 
 impl fmt::Display for ResourceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let group = if self.group.is_empty() {
-            "core"
-        } else {
-            &self.group
-        };
+        let group = if self.group.is_empty() { "core" } else { &self.group };
         if self.namespace.is_empty() {
             write!(f, "{group}/{}/{}", self.resource, self.name)
         } else {
-            write!(
-                f,
-                "{group}/{}/{}/{}",
-                self.resource, self.namespace, self.name
-            )
+            write!(f, "{group}/{}/{}/{}", self.resource, self.namespace, self.name)
         }
     }
 }

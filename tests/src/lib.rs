@@ -17,16 +17,8 @@ pub fn istiod_bin() -> &'static Path {
     BIN.get_or_init(|| {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args([
-            "build",
-            "-q",
-            "-p",
-            "istio-api",
-            "--bin",
-            "istiod",
-            "--manifest-path",
-        ])
-        .arg(&manifest);
+        cmd.args(["build", "-q", "-p", "istio-api", "--bin", "istiod", "--manifest-path"])
+            .arg(&manifest);
         if !cfg!(debug_assertions) {
             cmd.arg("--release");
         }
@@ -39,6 +31,11 @@ pub fn istiod_bin() -> &'static Path {
         assert!(bin.exists(), "istiod not found at {}", bin.display());
         bin
     })
+}
+
+/// The `istioctl` binary (built together with istiod by [`istiod_bin`]).
+pub fn istioctl_bin() -> PathBuf {
+    istiod_bin().with_file_name("istioctl")
 }
 
 /// A free loopback port (bound and released; good enough for tests).
@@ -126,10 +123,7 @@ impl Istiod {
     /// SIGTERM, and wait for the exit status.
     pub fn terminate(&mut self) -> Result<ExitStatus> {
         let mut c = self.child.take().context("not running")?;
-        let st = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status()?;
+        let st = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status()?;
         if !st.success() {
             bail!("kill -TERM failed");
         }
@@ -220,38 +214,35 @@ impl Cluster {
     pub async fn start(n: u64, args: &[&str]) -> Result<Self> {
         let root = tempfile::tempdir()?;
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let mut nodes: Vec<Istiod> = (1..=n)
-            .map(|id| Istiod::new(root.path(), id, args.clone()))
-            .collect();
-        let peers = nodes
-            .iter()
-            .map(|m| format!("{}={}", m.id, m.raft))
-            .collect::<Vec<_>>()
-            .join(",");
+        let mut nodes: Vec<Istiod> =
+            (1..=n).map(|id| Istiod::new(root.path(), id, args.clone())).collect();
+        let peers =
+            nodes.iter().map(|m| format!("{}={}", m.id, m.raft)).collect::<Vec<_>>().join(",");
         for m in &mut nodes {
             m.args.push("--peers".into());
             m.args.push(peers.clone());
             m.start();
         }
-        let c = Self {
-            nodes,
-            client: client(),
-            root,
-        };
+        let c = Self { nodes, client: client(), root };
         c.wait_leader(Duration::from_secs(20)).await?;
         Ok(c)
     }
 
     /// A cluster of one node started with `args` and no `--peers` (the dev default).
     pub async fn single(args: &[&str]) -> Result<Self> {
+        Self::single_as(args, None).await
+    }
+
+    /// Like [`Cluster::single`], with `token` sent as bearer token on every harness request.
+    pub async fn single_as(args: &[&str], token: Option<&str>) -> Result<Self> {
         let root = tempfile::tempdir()?;
         let mut node = Istiod::new(root.path(), 1, args.iter().map(|s| s.to_string()).collect());
         node.start();
-        let c = Self {
-            nodes: vec![node],
-            client: client(),
-            root,
+        let client = match token {
+            Some(t) => client_with_token(t),
+            None => client(),
         };
+        let c = Self { nodes: vec![node], client, root };
         c.wait_leader(Duration::from_secs(20)).await?;
         Ok(c)
     }
@@ -263,76 +254,58 @@ impl Cluster {
 
     /// Member by id.
     pub fn node(&self, id: u64) -> &Istiod {
-        self.nodes
-            .iter()
-            .find(|n| n.id == id)
-            .expect("no such node")
+        self.nodes.iter().find(|n| n.id == id).expect("no such node")
     }
 
     /// Mutable member by id.
     pub fn node_mut(&mut self, id: u64) -> &mut Istiod {
-        self.nodes
-            .iter_mut()
-            .find(|n| n.id == id)
-            .expect("no such node")
+        self.nodes.iter_mut().find(|n| n.id == id).expect("no such node")
     }
 
     /// `GET /v1/cluster` from member `id`.
     pub async fn status(&self, id: u64) -> Result<Value> {
-        let r = self
-            .client
-            .get(self.node(id).url("/v1/cluster"))
-            .send()
-            .await?;
+        let r = self.client.get(self.node(id).url("/v1/cluster")).send().await?;
         Ok(r.error_for_status()?.json().await?)
     }
 
     /// Waits until every running member agrees on a leader that is itself running and
     /// ready; returns its id.
     pub async fn wait_leader(&self, timeout: Duration) -> Result<u64> {
-        wait_for(
-            timeout,
-            "a leader that every running member agrees on",
-            || async {
-                let mut leader = None;
-                for n in self.nodes.iter().filter(|n| n.running()) {
-                    let s = self.status(n.id).await.ok()?;
-                    let l = s["leader"].as_u64()?;
-                    if leader.is_some_and(|x| x != l) {
-                        return None;
-                    }
-                    leader = Some(l);
+        wait_for(timeout, "a leader that every running member agrees on", || async {
+            let mut leader = None;
+            for n in self.nodes.iter().filter(|n| n.running()) {
+                let s = self.status(n.id).await.ok()?;
+                let l = s["leader"].as_u64()?;
+                if leader.is_some_and(|x| x != l) {
+                    return None;
                 }
-                let l = leader?;
-                let ln = self.nodes.iter().find(|n| n.id == l && n.running())?;
-                let ready = self.client.get(ln.url("/readyz")).send().await.ok()?;
-                ready.status().is_success().then_some(l)
-            },
-        )
+                leader = Some(l);
+            }
+            let l = leader?;
+            let ln = self.nodes.iter().find(|n| n.id == l && n.running())?;
+            let ready = self.client.get(ln.url("/readyz")).send().await.ok()?;
+            ready.status().is_success().then_some(l)
+        })
         .await
     }
 
     /// Waits until every running member has applied the same revision with the same state
     /// hash; returns `(revision, hash)`.
     pub async fn wait_converged(&self, timeout: Duration) -> Result<(u64, String)> {
-        wait_for(
-            timeout,
-            "all running members at the same revision and state hash",
-            || async {
-                let mut seen: Option<(u64, String)> = None;
-                for n in self.nodes.iter().filter(|n| n.running()) {
-                    let s = self.status(n.id).await.ok()?;
-                    let me = s["members"].as_array()?.iter().find(|m| m["id"] == n.id)?;
-                    let a = &me["status"]["applied"];
-                    let cur = (a["revision"].as_u64()?, a["stateHash"].as_str()?.to_owned());
-                    if seen.as_ref().is_some_and(|s| *s != cur) {
-                        return None;
-                    }
-                    seen = Some(cur);
+        wait_for(timeout, "all running members at the same revision and state hash", || async {
+            let mut seen: Option<(u64, String)> = None;
+            for n in self.nodes.iter().filter(|n| n.running()) {
+                let s = self.status(n.id).await.ok()?;
+                let me = s["members"].as_array()?.iter().find(|m| m["id"] == n.id)?;
+                let a = &me["status"]["applied"];
+                let cur = (a["revision"].as_u64()?, a["stateHash"].as_str()?.to_owned());
+                if seen.as_ref().is_some_and(|s| *s != cur) {
+                    return None;
                 }
-                seen
-            },
-        )
+                seen = Some(cur);
+            }
+            seen
+        })
         .await
     }
 
@@ -358,6 +331,19 @@ impl Cluster {
         }
         Ok(Some(r.error_for_status()?.json().await?))
     }
+}
+
+/// A test client that sends `Authorization: Bearer <token>` on every request.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    let v = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("token");
+    h.insert(reqwest::header::AUTHORIZATION, v);
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(2))
+        .default_headers(h)
+        .build()
+        .expect("reqwest client")
 }
 
 /// An HTTP client with sane timeouts for tests.

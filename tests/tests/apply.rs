@@ -73,15 +73,9 @@ async fn apply_is_atomic_and_idempotent() -> anyhow::Result<()> {
 
     let v: Value = apply(&c, BUNDLE).await.json().await?;
     assert_eq!(results(&v), ["unchanged", "unchanged", "unchanged"]);
-    assert_eq!(
-        v["revision"].as_u64(),
-        Some(rev),
-        "an unchanged apply wrote a revision"
-    );
+    assert_eq!(v["revision"].as_u64(), Some(rev), "an unchanged apply wrote a revision");
 
-    let changed = BUNDLE
-        .replace("weight: 80", "weight: 70")
-        .replace("weight: 20", "weight: 30");
+    let changed = BUNDLE.replace("weight: 80", "weight: 70").replace("weight: 20", "weight: 30");
     let v: Value = apply(&c, &changed).await.json().await?;
     assert_eq!(results(&v), ["configured", "unchanged", "unchanged"]);
     assert_eq!(v["revision"].as_u64(), Some(rev + 1));
@@ -93,25 +87,11 @@ async fn apply_is_atomic_and_idempotent() -> anyhow::Result<()> {
     assert_eq!(r.status(), 422);
     let v: Value = r.json().await?;
     let msg = v.to_string();
-    assert!(
-        msg.contains("document 3") && msg.contains("unsupported kind"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("weight") || msg.contains("100"),
-        "weights no longer sum to 100: {msg}"
-    );
-    let got: Value = c
-        .client
-        .get(c.node(1).url(&format!("{VS}/reviews")))
-        .send()
-        .await?
-        .json()
-        .await?;
-    assert_eq!(
-        got["spec"]["http"][0]["route"][0]["weight"], 70,
-        "a rejected apply changed state"
-    );
+    assert!(msg.contains("document 3") && msg.contains("unsupported kind"), "{msg}");
+    assert!(msg.contains("weight") || msg.contains("100"), "weights no longer sum to 100: {msg}");
+    let got: Value =
+        c.client.get(c.node(1).url(&format!("{VS}/reviews"))).send().await?.json().await?;
+    assert_eq!(got["spec"]["http"][0]["route"][0]["weight"], 70, "a rejected apply changed state");
 
     // YAML syntax errors name the line.
     let r = apply(&c, "apiVersion: v1\nkind: [unclosed\n").await;
@@ -139,24 +119,10 @@ async fn versions_share_one_stored_form_and_discovery_lists_kinds() -> anyhow::R
         assert_eq!(got["apiVersion"], format!("networking.istio.io/{v}"));
         assert_eq!(got["spec"]["subsets"][1]["name"], "v2");
     }
-    let groups: Value = c
-        .client
-        .get(c.node(1).url("/apis"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let names: Vec<&str> = groups["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|g| g["name"].as_str())
-        .collect();
-    for g in [
-        "networking.istio.io",
-        "security.istio.io",
-        "telemetry.istio.io",
-    ] {
+    let groups: Value = c.client.get(c.node(1).url("/apis")).send().await?.json().await?;
+    let names: Vec<&str> =
+        groups["groups"].as_array().unwrap().iter().filter_map(|g| g["name"].as_str()).collect();
+    for g in ["networking.istio.io", "security.istio.io", "telemetry.istio.io"] {
         assert!(names.contains(&g), "{groups}");
     }
     let res: Value = c
@@ -178,10 +144,7 @@ async fn versions_share_one_stored_form_and_discovery_lists_kinds() -> anyhow::R
     // Kinds istiod does not serve are 404 on the resource paths.
     let r = c
         .client
-        .get(
-            c.node(1)
-                .url("/apis/networking.istio.io/v1alpha3/namespaces/default/envoyfilters"),
-        )
+        .get(c.node(1).url("/apis/networking.istio.io/v1alpha3/namespaces/default/envoyfilters"))
         .send()
         .await?;
     assert_eq!(r.status(), 404);

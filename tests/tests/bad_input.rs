@@ -5,9 +5,7 @@ use serde_json::{json, Value};
 
 async fn revision(c: &Cluster) -> u64 {
     let s = c.status(1).await.unwrap();
-    s["members"][0]["status"]["applied"]["revision"]
-        .as_u64()
-        .unwrap()
+    s["members"][0]["status"]["applied"]["revision"].as_u64().unwrap()
 }
 
 fn check_status(body: &Value, code: u16, reason: &str) {
@@ -15,10 +13,7 @@ fn check_status(body: &Value, code: u16, reason: &str) {
     assert_eq!(body["status"], "Failure", "{body}");
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["reason"], reason, "{body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
 }
 
 #[tokio::test]
@@ -31,22 +26,11 @@ async fn bad_inputs_get_status_errors_and_write_nothing() -> anyhow::Result<()> 
     let before = revision(&c).await;
 
     let send = |method: reqwest::Method, path: &str, body: Vec<u8>, ct: &str| {
-        http.request(method, n.url(path))
-            .header("content-type", ct)
-            .body(body)
-            .send()
+        http.request(method, n.url(path)).header("content-type", ct).body(body).send()
     };
     let json_ct = "application/json";
     // (method, path, body, content type, expected code, expected reason, field named in causes)
-    type Case<'a> = (
-        reqwest::Method,
-        String,
-        Vec<u8>,
-        &'a str,
-        u16,
-        &'a str,
-        Option<&'a str>,
-    );
+    type Case<'a> = (reqwest::Method, String, Vec<u8>, &'a str, u16, &'a str, Option<&'a str>);
     let cases: Vec<Case<'_>> = vec![
         (reqwest::Method::POST, VS.into(), b"{not json".to_vec(), json_ct, 400, "BadRequest", None),
         (reqwest::Method::POST, VS.into(), b"[1,2]".to_vec(), json_ct, 400, "BadRequest", None),
@@ -162,31 +146,18 @@ async fn bad_inputs_get_status_errors_and_write_nothing() -> anyhow::Result<()> 
     ];
     for (i, (method, path, body, ct, code, reason, field)) in cases.into_iter().enumerate() {
         let what = format!("case {i}: {method} {path} ({} bytes)", body.len());
-        let r = send(method, &path, body, ct)
-            .await
-            .map_err(|e| anyhow::anyhow!("{what}: {e:?}"))?;
+        let r =
+            send(method, &path, body, ct).await.map_err(|e| anyhow::anyhow!("{what}: {e:?}"))?;
         assert_eq!(r.status().as_u16(), code, "{what}");
         let v: Value = r.json().await?;
         check_status(&v, code, reason);
         if let Some(f) = field {
             let causes = v["details"]["causes"].as_array().expect("causes");
-            assert!(
-                causes.iter().any(|c| c["field"] == f),
-                "{what}: no cause for {f}: {v}"
-            );
+            assert!(causes.iter().any(|c| c["field"] == f), "{what}: no cause for {f}: {v}");
         }
     }
-    assert_eq!(
-        revision(&c).await,
-        before,
-        "a rejected request wrote something"
-    );
+    assert_eq!(revision(&c).await, before, "a rejected request wrote something");
     // The server is still healthy after all that.
-    assert!(http
-        .get(n.url("/healthz"))
-        .send()
-        .await?
-        .status()
-        .is_success());
+    assert!(http.get(n.url("/healthz")).send().await?.status().is_success());
     Ok(())
 }

@@ -13,12 +13,7 @@ async fn leader_sigkill_under_concurrent_writes() -> anyhow::Result<()> {
     let mut c = Cluster::start(3, &[]).await?;
     for id in 1..=3 {
         let r = c.put(id, &format!("via-{id}"), "x").await?;
-        assert_eq!(
-            r.status(),
-            201,
-            "write through member {id}: {}",
-            r.text().await?
-        );
+        assert_eq!(r.status(), 201, "write through member {id}: {}", r.text().await?);
     }
 
     let urls: Vec<String> = c.nodes.iter().map(|n| n.url(VS)).collect();
@@ -47,11 +42,9 @@ async fn leader_sigkill_under_concurrent_writes() -> anyhow::Result<()> {
         }));
     }
     let count = || acked.lock().unwrap().len();
-    istio_tests::wait_for(
-        Duration::from_secs(30),
-        "40 acknowledged writes",
-        || async { (count() >= 40).then_some(()) },
-    )
+    istio_tests::wait_for(Duration::from_secs(30), "40 acknowledged writes", || async {
+        (count() >= 40).then_some(())
+    })
     .await?;
 
     let leader = c.wait_leader(Duration::from_secs(10)).await?;
@@ -77,10 +70,7 @@ async fn leader_sigkill_under_concurrent_writes() -> anyhow::Result<()> {
             "no leader serving 3 s after SIGKILL"
         );
     };
-    assert!(
-        served_after < Duration::from_secs(3),
-        "new leader took {served_after:?}"
-    );
+    assert!(served_after < Duration::from_secs(3), "new leader took {served_after:?}");
     eprintln!("a write through member {survivor} succeeded {served_after:?} after SIGKILL of leader {leader}");
     let new_leader = c.wait_leader(Duration::from_secs(10)).await?;
     assert_ne!(new_leader, leader);
@@ -108,14 +98,8 @@ async fn leader_sigkill_under_concurrent_writes() -> anyhow::Result<()> {
     c.node_mut(leader).start();
     let (rev, hash) = c.wait_converged(Duration::from_secs(30)).await?;
     for name in &acked {
-        assert!(
-            c.get_local(leader, name).await?.is_some(),
-            "{name} missing on restarted member"
-        );
+        assert!(c.get_local(leader, name).await?.is_some(), "{name} missing on restarted member");
     }
-    eprintln!(
-        "converged at revision {rev} hash {hash} with {} acknowledged writes",
-        acked.len()
-    );
+    eprintln!("converged at revision {rev} hash {hash} with {} acknowledged writes", acked.len());
     Ok(())
 }

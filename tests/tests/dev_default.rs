@@ -64,17 +64,11 @@ async fn dev_default_serves_and_survives_restarts() -> anyhow::Result<()> {
     let got: serde_json::Value = http.get(&url).send().await?.json().await?;
     assert_eq!(got["spec"], object("reviews", "v1")["spec"]);
     assert_eq!(got["metadata"]["resourceVersion"], "1");
-    assert!(
-        dir.path().join("istiod-data").is_dir(),
-        "data dir ./istiod-data was not created"
-    );
+    assert!(dir.path().join("istiod-data").is_dir(), "data dir ./istiod-data was not created");
 
     // SIGTERM drains and exits 0; a restart resumes from the same data dir.
     let pid = child.0.as_ref().map(|c| c.id()).expect("running");
-    let st = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()?;
+    let st = Command::new("kill").arg("-TERM").arg(pid.to_string()).status()?;
     assert!(st.success());
     let mut term = child.take();
     let code = tokio::task::spawn_blocking(move || term.wait()).await??;
@@ -94,18 +88,8 @@ async fn dev_default_serves_and_survives_restarts() -> anyhow::Result<()> {
     assert_eq!(after["metadata"]["labels"]["value"], "v2");
     assert_eq!(after["metadata"]["resourceVersion"], "2");
     // Health, readiness and Prometheus metrics.
-    assert!(http
-        .get(format!("{base}/healthz"))
-        .send()
-        .await?
-        .status()
-        .is_success());
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    assert!(http.get(format!("{base}/healthz")).send().await?.status().is_success());
+    let metrics = http.get(format!("{base}/metrics")).send().await?.text().await?;
     for want in [
         "istio_raft_term 1",
         "istio_raft_is_leader 1",
@@ -116,10 +100,7 @@ async fn dev_default_serves_and_survives_restarts() -> anyhow::Result<()> {
         "istio_raft_applied_index",
         "istio_http_request_duration_seconds_bucket{verb=\"get\",code=\"200\",le=\"+Inf\"}",
     ] {
-        assert!(
-            metrics.contains(want),
-            "/metrics lacks {want:?}:\n{metrics}"
-        );
+        assert!(metrics.contains(want), "/metrics lacks {want:?}:\n{metrics}");
     }
     drop(child);
     Ok(())

@@ -8,13 +8,7 @@ use serde_json::Value;
 
 async fn revision(c: &Cluster, id: u64) -> u64 {
     let s = c.status(id).await.unwrap();
-    let me = s["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == id)
-        .unwrap()
-        .clone();
+    let me = s["members"].as_array().unwrap().iter().find(|m| m["id"] == id).unwrap().clone();
     me["status"]["applied"]["revision"].as_u64().unwrap()
 }
 
@@ -41,17 +35,8 @@ async fn same_key_one_revision_even_across_leader_change() -> anyhow::Result<()>
     let rev = revision(&c, 1).await;
 
     let r2 = send(&c, 2, "key-1", "idem").await?;
-    assert_eq!(
-        r2.status(),
-        201,
-        "a replay returns the original result, not 409"
-    );
-    assert_eq!(
-        r2.headers()
-            .get("idempotent-replayed")
-            .map(|v| v.as_bytes()),
-        Some(&b"true"[..])
-    );
+    assert_eq!(r2.status(), 201, "a replay returns the original result, not 409");
+    assert_eq!(r2.headers().get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
     let o2: Value = r2.json().await?;
     assert_eq!(o1, o2);
     assert_eq!(revision(&c, 2).await, rev, "the retry wrote a revision");

@@ -11,12 +11,7 @@ use serde_json::Value;
 fn voters(status: &Value) -> Vec<u64> {
     let mut v: Vec<u64> = status["members"]
         .as_array()
-        .map(|m| {
-            m.iter()
-                .filter(|m| m["voter"] == true)
-                .filter_map(|m| m["id"].as_u64())
-                .collect()
-        })
+        .map(|m| m.iter().filter(|m| m["voter"] == true).filter_map(|m| m["id"].as_u64()).collect())
         .unwrap_or_default();
     v.sort();
     v
@@ -30,12 +25,8 @@ async fn join_then_remove_while_serving() -> anyhow::Result<()> {
     let failures = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (acked, failures, stop, http) = (
-            acked.clone(),
-            failures.clone(),
-            stop.clone(),
-            c.client.clone(),
-        );
+        let (acked, failures, stop, http) =
+            (acked.clone(), failures.clone(), stop.clone(), c.client.clone());
         tokio::spawn(async move {
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
@@ -65,25 +56,17 @@ async fn join_then_remove_while_serving() -> anyhow::Result<()> {
     let mut n4 = Istiod::new(c.root(), 4, vec!["--join".into(), c.node(2).url("")]);
     n4.start();
     c.nodes.push(n4);
-    wait_for(
-        Duration::from_secs(60),
-        "member 4 to be a voter",
-        || async {
-            let s = c.status(1).await.ok()?;
-            (voters(&s) == vec![1, 2, 3, 4]).then_some(())
-        },
-    )
+    wait_for(Duration::from_secs(60), "member 4 to be a voter", || async {
+        let s = c.status(1).await.ok()?;
+        (voters(&s) == vec![1, 2, 3, 4]).then_some(())
+    })
     .await?;
     c.wait_converged(Duration::from_secs(30)).await?;
     let s4 = c.status(4).await?;
     assert_eq!(voters(&s4), vec![1, 2, 3, 4], "member 4's own view: {s4}");
 
     // Remove member 3, asking a different member than the leader might be.
-    let r = c
-        .client
-        .delete(c.node(4).url("/v1/cluster/members/3"))
-        .send()
-        .await?;
+    let r = c.client.delete(c.node(4).url("/v1/cluster/members/3")).send().await?;
     assert!(r.status().is_success(), "remove: {}", r.text().await?);
     wait_for(Duration::from_secs(30), "member 3 removed", || async {
         let s = c.status(1).await.ok()?;
@@ -101,25 +84,14 @@ async fn join_then_remove_while_serving() -> anyhow::Result<()> {
     .await?;
     stop.store(true, Ordering::Relaxed);
     writer.await?;
-    assert_eq!(
-        failures.load(Ordering::Relaxed),
-        0,
-        "writes failed during membership changes"
-    );
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "writes failed during membership changes");
     c.wait_converged(Duration::from_secs(30)).await?;
     let acked = acked.lock().unwrap().clone();
     for name in &acked {
-        assert!(
-            c.get_local(4, name).await?.is_some(),
-            "{name} missing on joined member 4"
-        );
+        assert!(c.get_local(4, name).await?.is_some(), "{name} missing on joined member 4");
     }
     // Removing the last voters is refused, not half-done: a cluster of 3 can't remove 5.
-    let r = c
-        .client
-        .delete(c.node(1).url("/v1/cluster/members/5"))
-        .send()
-        .await?;
+    let r = c.client.delete(c.node(1).url("/v1/cluster/members/5")).send().await?;
     assert_eq!(r.status(), 400);
     Ok(())
 }

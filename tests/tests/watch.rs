@@ -8,10 +8,7 @@ use istio_tests::{wait_for, Cluster, VS};
 use serde_json::Value;
 
 fn rv(v: &Value) -> u64 {
-    v["metadata"]["resourceVersion"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("resourceVersion")
+    v["metadata"]["resourceVersion"].as_str().and_then(|s| s.parse().ok()).expect("resourceVersion")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,10 +24,7 @@ async fn follower_watch_is_gap_free_across_leader_change() -> anyhow::Result<()>
     }
     let resp = c
         .client
-        .get(
-            c.node(follower)
-                .url(&format!("{VS}?watch=true&resourceVersion={start}")),
-        )
+        .get(c.node(follower).url(&format!("{VS}?watch=true&resourceVersion={start}")))
         .timeout(Duration::from_secs(120))
         .send()
         .await?;
@@ -39,17 +33,13 @@ async fn follower_watch_is_gap_free_across_leader_change() -> anyhow::Result<()>
 
     let mut last = start;
     for i in 0..10 {
-        let r = c
-            .put([leader, follower, other][i % 3], &format!("a-{i}"), "v")
-            .await?;
+        let r = c.put([leader, follower, other][i % 3], &format!("a-{i}"), "v").await?;
         assert!(r.status().is_success());
         last = last.max(rv(&r.json().await?));
     }
     c.node_mut(leader).kill();
     for i in 0..10 {
-        let r = c
-            .put([follower, other][i % 2], &format!("b-{i}"), "v")
-            .await?;
+        let r = c.put([follower, other][i % 2], &format!("b-{i}"), "v").await?;
         assert!(r.status().is_success(), "{}", r.text().await?);
         last = last.max(rv(&r.json().await?));
     }
@@ -71,10 +61,7 @@ async fn follower_watch_is_gap_free_across_leader_change() -> anyhow::Result<()>
         }
     }
     let want: Vec<u64> = (start + 1..=last).collect();
-    assert_eq!(
-        seen, want,
-        "watch must see every revision after {start} exactly once, in order"
-    );
+    assert_eq!(seen, want, "watch must see every revision after {start} exactly once, in order");
     Ok(())
 }
 
@@ -82,27 +69,16 @@ async fn follower_watch_is_gap_free_across_leader_change() -> anyhow::Result<()>
 async fn watch_below_compaction_point_is_expired() -> anyhow::Result<()> {
     let c = Cluster::single(&["--retain-revisions", "5"]).await?;
     for i in 0..20 {
-        assert!(c
-            .put(1, &format!("o-{i}"), "v")
-            .await?
-            .status()
-            .is_success());
+        assert!(c.put(1, &format!("o-{i}"), "v").await?.status().is_success());
     }
-    let compacted = wait_for(
-        Duration::from_secs(20),
-        "compaction to pass revision 10",
-        || async {
-            let s = c.status(1).await.ok()?;
-            let cr = s["members"][0]["status"]["applied"]["compactRevision"].as_u64()?;
-            (cr >= 10).then_some(cr)
-        },
-    )
+    let compacted = wait_for(Duration::from_secs(20), "compaction to pass revision 10", || async {
+        let s = c.status(1).await.ok()?;
+        let cr = s["members"][0]["status"]["applied"]["compactRevision"].as_u64()?;
+        (cr >= 10).then_some(cr)
+    })
     .await?;
-    let r = c
-        .client
-        .get(c.node(1).url(&format!("{VS}?watch=true&resourceVersion=1")))
-        .send()
-        .await?;
+    let r =
+        c.client.get(c.node(1).url(&format!("{VS}?watch=true&resourceVersion=1"))).send().await?;
     assert_eq!(r.status(), 410);
     let v: Value = r.json().await?;
     assert_eq!(v["kind"], "Status");
@@ -116,9 +92,9 @@ async fn watch_below_compaction_point_is_expired() -> anyhow::Result<()> {
     // At the compaction point itself the watch is fine.
     let r = c
         .client
-        .get(c.node(1).url(&format!(
-            "{VS}?watch=true&resourceVersion={compacted}&timeoutSeconds=1"
-        )))
+        .get(
+            c.node(1).url(&format!("{VS}?watch=true&resourceVersion={compacted}&timeoutSeconds=1")),
+        )
         .send()
         .await?;
     assert_eq!(r.status(), 200);

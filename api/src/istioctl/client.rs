@@ -32,10 +32,8 @@ impl Client {
             Some(t) => req.bearer_auth(t),
             None => req,
         };
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("cannot reach istiod at {}", self.server))?;
+        let resp =
+            req.send().await.with_context(|| format!("cannot reach istiod at {}", self.server))?;
         let code = resp.status();
         let text = resp.text().await.unwrap_or_default();
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -51,10 +49,9 @@ impl Client {
 
     fn collection(info: &KindInfo, ns: Option<&str>) -> String {
         match ns {
-            Some(ns) => format!(
-                "/apis/{}/{}/namespaces/{ns}/{}",
-                info.group, info.versions[0], info.plural
-            ),
+            Some(ns) => {
+                format!("/apis/{}/{}/namespaces/{ns}/{}", info.group, info.versions[0], info.plural)
+            }
             None => format!("/apis/{}/{}/{}", info.group, info.versions[0], info.plural),
         }
     }
@@ -66,36 +63,27 @@ impl Client {
             url.push_str("&dryRun=All");
         }
         self.send(
-            self.http
-                .post(url)
-                .header("content-type", "application/yaml")
-                .body(yaml.to_owned()),
+            self.http.post(url).header("content-type", "application/yaml").body(yaml.to_owned()),
         )
         .await
     }
 
     /// One object.
     pub async fn get(&self, info: &KindInfo, ns: &str, name: &str) -> Result<Value> {
-        self.send(
-            self.http
-                .get(self.url(&format!("{}/{name}", Self::collection(info, Some(ns))))),
-        )
-        .await
+        self.send(self.http.get(self.url(&format!("{}/{name}", Self::collection(info, Some(ns))))))
+            .await
     }
 
     /// Every object of a kind in `ns` (or all namespaces).
     pub async fn list(&self, info: &KindInfo, ns: Option<&str>) -> Result<Vec<Value>> {
-        let v = self
-            .send(self.http.get(self.url(&Self::collection(info, ns))))
-            .await?;
+        let v = self.send(self.http.get(self.url(&Self::collection(info, ns)))).await?;
         Ok(v["items"].as_array().cloned().unwrap_or_default())
     }
 
     /// Deletes one object.
     pub async fn delete(&self, info: &KindInfo, ns: &str, name: &str) -> Result<()> {
         self.send(
-            self.http
-                .delete(self.url(&format!("{}/{name}", Self::collection(info, Some(ns))))),
+            self.http.delete(self.url(&format!("{}/{name}", Self::collection(info, Some(ns))))),
         )
         .await
         .map(|_| ())
@@ -119,11 +107,8 @@ impl Client {
 
     /// `DELETE /v1/cluster/members/{id}`.
     pub async fn remove_member(&self, id: u64) -> Result<()> {
-        self.send(
-            self.http
-                .delete(self.url(&format!("/v1/cluster/members/{id}"))),
-        )
-        .await
-        .map(|_| ())
+        self.send(self.http.delete(self.url(&format!("/v1/cluster/members/{id}"))))
+            .await
+            .map(|_| ())
     }
 }

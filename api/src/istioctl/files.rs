@@ -28,10 +28,7 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         for e in entries {
             if e.is_dir() {
                 collect(&e, out)?;
-            } else if e
-                .extension()
-                .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
-            {
+            } else if e.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json") {
                 out.push(e);
             }
         }
@@ -48,9 +45,7 @@ pub fn load(inputs: &[String]) -> Result<Vec<Doc>> {
     for input in inputs {
         let sources: Vec<(String, String)> = if input == "-" {
             let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("cannot read stdin")?;
+            std::io::stdin().read_to_string(&mut s).context("cannot read stdin")?;
             vec![("-".into(), s)]
         } else {
             let mut paths = Vec::new();
@@ -65,11 +60,7 @@ pub fn load(inputs: &[String]) -> Result<Vec<Doc>> {
         };
         for (file, text) in sources {
             let parsed = config::parse_documents(&text).map_err(|e| match e {
-                ConfigError::Syntax {
-                    index,
-                    line: Some(l),
-                    message,
-                } => {
+                ConfigError::Syntax { index, line: Some(l), message } => {
                     anyhow::anyhow!(
                         "{file}: document {index} (line {l}): YAML syntax error: {message}"
                     )
@@ -77,11 +68,7 @@ pub fn load(inputs: &[String]) -> Result<Vec<Doc>> {
                 other => anyhow::anyhow!("{file}: {other}"),
             })?;
             for (index, value) in parsed {
-                docs.push(Doc {
-                    file: file.clone(),
-                    index,
-                    value,
-                });
+                docs.push(Doc { file: file.clone(), index, value });
             }
         }
     }
@@ -98,10 +85,7 @@ pub fn validate(docs: &[Doc]) -> Vec<String> {
         let kind = d.value["kind"].as_str().unwrap_or("<no kind>");
         let name = d.value["metadata"]["name"].as_str().unwrap_or("<no name>");
         let at = format!("{}: document {} ({kind} {name})", d.file, d.index);
-        let ns = d.value["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
+        let ns = d.value["metadata"]["namespace"].as_str().unwrap_or("").to_owned();
         let key = (kind.to_owned(), ns, name.to_owned());
         if let Some(first) = seen.get(&key) {
             errors.push(format!(
@@ -110,19 +94,13 @@ pub fn validate(docs: &[Doc]) -> Vec<String> {
         } else {
             seen.insert(key, format!("{} document {}", d.file, d.index));
         }
-        if d.value["metadata"]["name"]
-            .as_str()
-            .is_none_or(str::is_empty)
-        {
+        if d.value["metadata"]["name"].as_str().is_none_or(str::is_empty) {
             errors.push(format!("{at}: metadata.name: required"));
         }
         match config::validate_object(&d.value) {
             Ok(_) => {}
-            Err(ConfigError::Invalid(fields)) => errors.extend(
-                fields
-                    .into_iter()
-                    .map(|f| format!("{at}: {}: {}", f.field, f.message)),
-            ),
+            Err(ConfigError::Invalid(fields)) => errors
+                .extend(fields.into_iter().map(|f| format!("{at}: {}: {}", f.field, f.message))),
             Err(e) => errors.push(format!("{at}: {e}")),
         }
     }

@@ -19,19 +19,10 @@ use client::Client;
 
 /// Command-line interface of `istioctl`.
 #[derive(Debug, Parser)]
-#[command(
-    name = "istioctl",
-    version,
-    about = "Manage istio-rs configuration and clusters"
-)]
+#[command(name = "istioctl", version, about = "Manage istio-rs configuration and clusters")]
 pub struct Cli {
     /// istiod HTTP address.
-    #[arg(
-        long,
-        global = true,
-        env = "ISTIOCTL_SERVER",
-        default_value = "http://127.0.0.1:8080"
-    )]
+    #[arg(long, global = true, env = "ISTIOCTL_SERVER", default_value = "http://127.0.0.1:8080")]
     pub server: String,
     /// Bearer token.
     #[arg(long, global = true, env = "ISTIOCTL_TOKEN", hide_env_values = true)]
@@ -141,10 +132,7 @@ pub enum ClusterCommand {
 /// Runs istioctl; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -180,11 +168,7 @@ async fn run(cli: Cli) -> Result<i32> {
             }
             bail!("{} problem(s) found", errors.len());
         }
-        Command::Apply {
-            files,
-            namespace,
-            dry_run,
-        } => {
+        Command::Apply { files, namespace, dry_run } => {
             let docs = files::load(&files)?;
             let errors = files::validate(&docs);
             if !errors.is_empty() {
@@ -197,10 +181,7 @@ async fn run(cli: Cli) -> Result<i32> {
             let res = client.apply(&body, &namespace, dry_run).await?;
             for o in res["objects"].as_array().into_iter().flatten() {
                 let kind = o["kind"].as_str().unwrap_or_default();
-                let group = config::KINDS
-                    .iter()
-                    .find(|k| k.kind == kind)
-                    .map_or("", |k| k.group);
+                let group = config::KINDS.iter().find(|k| k.kind == kind).map_or("", |k| k.group);
                 writeln!(
                     out,
                     "{}.{}/{} {}{}",
@@ -214,24 +195,11 @@ async fn run(cli: Cli) -> Result<i32> {
             writeln!(out, "revision {}", res["revision"])?;
             Ok(0)
         }
-        Command::Get {
-            kind,
-            name,
-            namespace,
-            all_namespaces,
-            output,
-        } => {
+        Command::Get { kind, name, namespace, all_namespaces, output } => {
             let info = lookup_name(&kind).with_context(|| {
-                format!(
-                    "unknown kind {kind:?}; known: {}",
-                    config::kinds::supported_list()
-                )
+                format!("unknown kind {kind:?}; known: {}", config::kinds::supported_list())
             })?;
-            let ns = if all_namespaces {
-                None
-            } else {
-                Some(namespace.as_str())
-            };
+            let ns = if all_namespaces { None } else { Some(namespace.as_str()) };
             let items = match &name {
                 Some(n) => vec![client.get(info, &namespace, n).await?],
                 None => client.list(info, ns).await?,
@@ -279,12 +247,7 @@ async fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Delete {
-            kind,
-            name,
-            files,
-            namespace,
-        } => {
+        Command::Delete { kind, name, files, namespace } => {
             let targets: Vec<(String, String, String)> = if !files.is_empty() {
                 if kind.is_some() {
                     bail!("give either KIND NAME or -f FILE, not both");
@@ -293,14 +256,9 @@ async fn run(cli: Cli) -> Result<i32> {
                 let mut t = Vec::new();
                 for d in &docs {
                     let kind = d.value["kind"].as_str().unwrap_or_default().to_owned();
-                    let name = d.value["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let ns = d.value["metadata"]["namespace"]
-                        .as_str()
-                        .unwrap_or(&namespace)
-                        .to_owned();
+                    let name = d.value["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+                    let ns =
+                        d.value["metadata"]["namespace"].as_str().unwrap_or(&namespace).to_owned();
                     t.push((kind, ns, name));
                 }
                 t
@@ -341,9 +299,8 @@ async fn run(cli: Cli) -> Result<i32> {
                 let (id, addr) = member
                     .split_once('=')
                     .context("member must be ID=HOST:PORT, e.g. 4=127.0.0.1:15041")?;
-                let id: u64 = id
-                    .parse()
-                    .with_context(|| format!("member id {id:?} is not a number"))?;
+                let id: u64 =
+                    id.parse().with_context(|| format!("member id {id:?} is not a number"))?;
                 client.add_member(id, addr).await?;
                 writeln!(out, "member {id} added")?;
                 Ok(0)
@@ -368,10 +325,7 @@ fn status_message(v: &Value) -> String {
     let Some(causes) = v["details"]["causes"].as_array().filter(|c| !c.is_empty()) else {
         return msg;
     };
-    let mut out = format!(
-        "{} is invalid:",
-        v["details"]["kind"].as_str().unwrap_or("request")
-    );
+    let mut out = format!("{} is invalid:", v["details"]["kind"].as_str().unwrap_or("request"));
     for c in causes {
         let field = c["field"].as_str().unwrap_or_default();
         let m = c["message"].as_str().unwrap_or_default();

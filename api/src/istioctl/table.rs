@@ -5,24 +5,14 @@ use serde_json::Value;
 
 fn join(v: &Value) -> String {
     v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(",")
-        })
+        .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
         .unwrap_or_default()
 }
 
 fn quote_list(v: &Value) -> String {
     let items: Vec<String> = v
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(|s| format!("{s:?}"))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(Value::as_str).map(|s| format!("{s:?}")).collect())
         .unwrap_or_default();
     format!("[{}]", items.join(","))
 }
@@ -45,14 +35,10 @@ pub fn age(ts: &str) -> String {
 fn columns(info: &KindInfo, o: &Value) -> (Vec<&'static str>, Vec<String>) {
     let s = &o["spec"];
     match info.kind {
-        "VirtualService" => (
-            vec!["GATEWAYS", "HOSTS"],
-            vec![quote_list(&s["gateways"]), quote_list(&s["hosts"])],
-        ),
-        "DestinationRule" => (
-            vec!["HOST"],
-            vec![s["host"].as_str().unwrap_or_default().into()],
-        ),
+        "VirtualService" => {
+            (vec!["GATEWAYS", "HOSTS"], vec![quote_list(&s["gateways"]), quote_list(&s["hosts"])])
+        }
+        "DestinationRule" => (vec!["HOST"], vec![s["host"].as_str().unwrap_or_default().into()]),
         "ServiceEntry" => (
             vec!["HOSTS", "LOCATION", "RESOLUTION"],
             vec![
@@ -61,32 +47,23 @@ fn columns(info: &KindInfo, o: &Value) -> (Vec<&'static str>, Vec<String>) {
                 s["resolution"].as_str().unwrap_or_default().into(),
             ],
         ),
-        "WorkloadEntry" => (
-            vec!["ADDRESS"],
-            vec![s["address"].as_str().unwrap_or_default().into()],
-        ),
-        "PeerAuthentication" => (
-            vec!["MODE"],
-            vec![s["mtls"]["mode"].as_str().unwrap_or_default().into()],
-        ),
-        "AuthorizationPolicy" => (
-            vec!["ACTION"],
-            vec![s["action"].as_str().unwrap_or("ALLOW").into()],
-        ),
-        "Gateway" => (
-            vec!["SERVERS"],
-            vec![s["servers"].as_array().map_or(0, Vec::len).to_string()],
-        ),
+        "WorkloadEntry" => {
+            (vec!["ADDRESS"], vec![s["address"].as_str().unwrap_or_default().into()])
+        }
+        "PeerAuthentication" => {
+            (vec!["MODE"], vec![s["mtls"]["mode"].as_str().unwrap_or_default().into()])
+        }
+        "AuthorizationPolicy" => {
+            (vec!["ACTION"], vec![s["action"].as_str().unwrap_or("ALLOW").into()])
+        }
+        "Gateway" => {
+            (vec!["SERVERS"], vec![s["servers"].as_array().map_or(0, Vec::len).to_string()])
+        }
         "Sidecar" => (
             vec!["EGRESS"],
             vec![s["egress"]
                 .as_array()
-                .map(|e| {
-                    e.iter()
-                        .map(|x| join(&x["hosts"]))
-                        .collect::<Vec<_>>()
-                        .join(";")
-                })
+                .map(|e| e.iter().map(|x| join(&x["hosts"])).collect::<Vec<_>>().join(";"))
                 .unwrap_or_default()],
         ),
         _ => (vec![], vec![]),
@@ -105,13 +82,15 @@ fn render_rows(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
         let line: Vec<String> = r
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                if i + 1 == r.len() {
-                    c.clone()
-                } else {
-                    format!("{c:<w$}", w = widths[i])
-                }
-            })
+            .map(
+                |(i, c)| {
+                    if i + 1 == r.len() {
+                        c.clone()
+                    } else {
+                        format!("{c:<w$}", w = widths[i])
+                    }
+                },
+            )
             .collect();
         out.push_str(line.join("   ").trim_end());
         out.push('\n');
@@ -126,10 +105,7 @@ pub fn render(info: &KindInfo, items: &[Value], with_ns: bool) -> String {
         header.push("NAMESPACE".into());
     }
     header.push("NAME".into());
-    let extra = items
-        .first()
-        .map(|o| columns(info, o).0)
-        .unwrap_or_default();
+    let extra = items.first().map(|o| columns(info, o).0).unwrap_or_default();
     header.extend(extra.iter().map(|s| s.to_string()));
     header.push("AGE".into());
     let rows = items
@@ -137,23 +113,11 @@ pub fn render(info: &KindInfo, items: &[Value], with_ns: bool) -> String {
         .map(|o| {
             let mut r = Vec::new();
             if with_ns {
-                r.push(
-                    o["metadata"]["namespace"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
+                r.push(o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned());
             }
-            r.push(
-                o["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            );
+            r.push(o["metadata"]["name"].as_str().unwrap_or_default().to_owned());
             r.extend(columns(info, o).1);
-            r.push(age(o["metadata"]["creationTimestamp"]
-                .as_str()
-                .unwrap_or_default()));
+            r.push(age(o["metadata"]["creationTimestamp"].as_str().unwrap_or_default()));
             r
         })
         .collect();
@@ -199,11 +163,7 @@ pub fn cluster(st: &Value) -> String {
             };
             vec![
                 m["id"].to_string(),
-                if s.is_null() {
-                    "-".into()
-                } else {
-                    get(&s["role"])
-                },
+                if s.is_null() { "-".into() } else { get(&s["role"]) },
                 m["voter"].to_string(),
                 get(&m["raftAddr"]),
                 get(&s["httpAddr"]),
@@ -217,9 +177,6 @@ pub fn cluster(st: &Value) -> String {
         })
         .collect();
     let mut out = render_rows(header, rows);
-    out.push_str(&format!(
-        "leader: {}\n",
-        leader.map_or("none".into(), |l| l.to_string())
-    ));
+    out.push_str(&format!("leader: {}\n", leader.map_or("none".into(), |l| l.to_string())));
     out
 }
