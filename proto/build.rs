@@ -1,7 +1,7 @@
 //! Compiles `proto/*.proto` with `protox` (pure Rust), so building needs only cargo.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/raft.proto"];
+    let files = ["proto/raft.proto", "proto/config.proto"];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

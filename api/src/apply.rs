@@ -10,13 +10,14 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use istio_planes::config::{self, ConfigError};
 use istio_store::{Consistency, Op, Precondition, Txn, TxnOutcome};
 use serde_json::{json, Value};
 
+use crate::auth::Identity;
 use crate::error::{ApiError, Cause, Subject};
 use crate::http::{read_body, submit, AppState};
 use crate::object::{self, Target};
@@ -79,21 +80,27 @@ fn parse(text: &str, namespace: &str) -> Result<Vec<Doc>, ApiError> {
     }
 }
 
-/// `POST /v1/apply[?namespace=NS][&dryRun=All]`.
-pub async fn apply(
-    State(st): State<Arc<AppState>>,
-    axum::Extension(who): axum::Extension<crate::auth::Identity>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let bytes = read_body(body).await?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| ApiError::BadRequest("request body is not UTF-8".into()))?;
-    let namespace = q.get("namespace").map_or("default", String::as_str);
+/// What an apply did.
+pub struct ApplyOutcome {
+    /// The revision holding the applied state (the current one if nothing was written).
+    pub revision: u64,
+    /// Per object: apiVersion, kind, namespace, name, result.
+    pub objects: Vec<Value>,
+    /// Whether this is the replayed result of an earlier request with the same key.
+    pub replayed: bool,
+}
+
+/// Validates and applies `text` (multi-document YAML/JSON) atomically as `who`.
+pub async fn apply_text(
+    st: &AppState,
+    who: &Identity,
+    headers: &HeaderMap,
+    text: &str,
+    namespace: &str,
+    dry_run: bool,
+) -> Result<ApplyOutcome, ApiError> {
     object::check_name(namespace)
         .map_err(|m| ApiError::BadRequest(format!("invalid namespace: {m}")))?;
-    let dry_run = q.get("dryRun").is_some_and(|v| v == "All" || v == "true");
     let docs = parse(text, namespace)?;
     if docs.is_empty() {
         return Err(ApiError::BadRequest("the apply holds no documents".into()));
@@ -102,19 +109,16 @@ pub async fn apply(
     for _ in 0..attempts {
         st.node.read_barrier(Consistency::Linearizable).await?;
         let mut txn = Txn::default();
-        let mut results = Vec::new();
+        let mut objects = Vec::new();
         let mut current_rev = 0;
         for d in &docs {
             let key = d.target.key(&d.name);
             let (cur, rev) = st.node.state().get(&key)?;
             current_rev = rev;
+            let stored: Option<Value> =
+                cur.as_ref().and_then(|c| serde_json::from_slice(&c.object).ok());
             let result = match &cur {
-                Some(c)
-                    if serde_json::from_slice::<Value>(&c.object).ok().as_ref()
-                        == Some(&d.object) =>
-                {
-                    "unchanged"
-                }
+                Some(_) if stored.as_ref() == Some(&d.object) => "unchanged",
                 Some(c) => {
                     txn.preconditions.push(Precondition::ModRevision(key.clone(), c.mod_revision));
                     "configured"
@@ -125,12 +129,10 @@ pub async fn apply(
                 }
             };
             if result != "unchanged" {
-                txn.ops.push(Op::Put {
-                    key,
-                    object: serde_json::to_vec(&d.object).unwrap_or_default(),
-                });
+                let bytes = serde_json::to_vec(&d.object).unwrap_or_default();
+                txn.ops.push(Op::Put { key, object: bytes });
             }
-            results.push(json!({
+            objects.push(json!({
                 "apiVersion": d.target.api_version(),
                 "kind": d.target.info.kind,
                 "namespace": d.target.namespace,
@@ -139,35 +141,39 @@ pub async fn apply(
             }));
         }
         if txn.ops.is_empty() || dry_run {
-            return Ok((
-                StatusCode::OK,
-                Json(json!({"revision": current_rev, "dryRun": dry_run, "objects": results})),
-            )
-                .into_response());
+            return Ok(ApplyOutcome { revision: current_rev, objects, replayed: false });
         }
-        let (outcome, replayed) = submit(&st, &who, &headers, "apply", txn).await?;
-        match outcome {
-            TxnOutcome::Committed { revision, .. } => {
-                let mut r = (
-                    StatusCode::OK,
-                    Json(json!({"revision": revision, "dryRun": false, "objects": results})),
-                )
-                    .into_response();
-                if replayed {
-                    r.headers_mut().insert(
-                        "idempotent-replayed",
-                        axum::http::HeaderValue::from_static("true"),
-                    );
-                }
-                return Ok(r);
-            }
-            TxnOutcome::Failed { .. } => continue,
+        let (outcome, replayed) = submit(st, who, headers, "apply", txn).await?;
+        if let TxnOutcome::Committed { revision, .. } = outcome {
+            return Ok(ApplyOutcome { revision, objects, replayed });
         }
     }
     Err(ApiError::Conflict {
         subject: Subject { kind: "apply".into(), ..Default::default() },
         msg: "the objects kept changing while being applied; retry".into(),
     })
+}
+
+/// `POST /v1/apply[?namespace=NS][&dryRun=All]`.
+pub async fn apply(
+    State(st): State<Arc<AppState>>,
+    axum::Extension(who): axum::Extension<Identity>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body).await?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| ApiError::BadRequest("request body is not UTF-8".into()))?;
+    let namespace = q.get("namespace").map_or("default", String::as_str);
+    let dry_run = q.get("dryRun").is_some_and(|v| v == "All" || v == "true");
+    let out = apply_text(&st, &who, &headers, text, namespace, dry_run).await?;
+    let body = json!({"revision": out.revision, "dryRun": dry_run, "objects": out.objects});
+    let mut r = (StatusCode::OK, Json(body)).into_response();
+    if out.replayed {
+        r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(r)
 }
 
 impl From<ConfigError> for Cause {

@@ -36,7 +36,7 @@ impl Role {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
             Role::Editor => "editor",
@@ -131,7 +131,7 @@ impl Authenticator {
         Ok(Authenticator::Tokens(map))
     }
 
-    fn identify(&self, authorization: Option<&str>) -> Result<Identity, ApiError> {
+    pub(crate) fn identify(&self, authorization: Option<&str>) -> Result<Identity, ApiError> {
         match self {
             Authenticator::Anonymous => {
                 Ok(Identity { user: "anonymous".into(), role: Role::Admin })

@@ -429,7 +429,7 @@ fn encode_object(v: &Value) -> Vec<u8> {
 }
 
 /// Maps a failed txn on the object `name` to its API error.
-fn failure(t: &Target, name: &str, f: TxnFailure) -> ApiError {
+pub(crate) fn failure(t: &Target, name: &str, f: TxnFailure) -> ApiError {
     match f {
         TxnFailure::Precondition { condition: Precondition::Absent(_), .. } => {
             ApiError::AlreadyExists(t.subject(name))

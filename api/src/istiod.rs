@@ -164,6 +164,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let raft_listener = TcpListener::bind(args.raft)
         .await
         .with_context(|| format!("cannot listen on --raft {}", args.raft))?;
+    let grpc_listener = TcpListener::bind(args.grpc)
+        .await
+        .with_context(|| format!("cannot listen on --grpc {}", args.grpc))?;
     let http_listener = TcpListener::bind(args.http)
         .await
         .with_context(|| format!("cannot listen on --http {}", args.http))?;
@@ -225,6 +228,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         metrics: Metrics::default(),
         shutdown: stop_rx.clone(),
     });
+    let grpc_server = {
+        let svc = crate::grpc::service(state.clone(), auth.clone());
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
+            tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(svc)
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    };
     let app = router(state, auth);
     let mut http_stop = stop_rx.clone();
     let http_server = tokio::spawn(async move {
@@ -237,6 +254,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(
         id = args.id,
         http = %args.http,
+        grpc = %args.grpc,
         raft = %args.raft,
         data_dir = %args.data_dir.display(),
         "istiod serving"
@@ -254,6 +272,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if tokio::time::timeout(Duration::from_secs(5), http_server).await.is_err() {
         tracing::warn!("HTTP connections still open after 5s; closing them");
     }
+    let _ = tokio::time::timeout(Duration::from_secs(2), grpc_server).await;
     node.shutdown().await?;
     let _ = tokio::time::timeout(Duration::from_secs(2), raft_server).await;
     tracing::info!("stopped");

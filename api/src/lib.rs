@@ -3,6 +3,7 @@
 //!
 //! - [`istioctl`]: the CLI.
 //! - [`istiod`]: flags, start-up, cluster formation/join, serving, SIGTERM drain.
+//! - [`grpc`]: the ConfigService on `--grpc`.
 //! - [`http`]: the axum router and handlers.
 //! - [`object`]: request-body checks and response decoration.
 //! - [`error`]: [`error::ApiError`] and its single mapping to Kubernetes `Status`.
@@ -13,6 +14,7 @@ pub mod apply;
 pub mod auth;
 pub mod discovery;
 pub mod error;
+pub mod grpc;
 pub mod http;
 pub mod istioctl;
 pub mod istiod;

@@ -5,3 +5,9 @@ pub mod raft {
     #![allow(clippy::all, missing_docs, rust_2018_idioms)]
     tonic::include_proto!("istio.raft.v1");
 }
+
+/// The configuration service on `--grpc` (`proto/config.proto`).
+pub mod config {
+    #![allow(clippy::all, missing_docs, rust_2018_idioms)]
+    tonic::include_proto!("istio.config.v1");
+}
