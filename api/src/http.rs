@@ -26,6 +26,7 @@ use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::object::{self, Target, MAX_BODY};
+use crate::selector::Selector;
 use crate::{apply, discovery};
 use istio_planes::config;
 
@@ -387,9 +388,20 @@ async fn list(
     t: &Target,
     q: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let (items, rev) = st.node.list(&prefix_of(t), consistency(q)?).await?;
-    let items: Vec<Value> =
-        items.iter().map(|r| object::decorate_as(r, &t.api_version(), None)).collect();
+    let sel = Selector::parse(
+        q.get("labelSelector").map(String::as_str),
+        q.get("fieldSelector").map(String::as_str),
+    )?;
+    let mut prefix = prefix_of(t);
+    if let Some(n) = sel.name() {
+        prefix.name = Some(n.to_owned());
+    }
+    let (items, rev) = st.node.list(&prefix, consistency(q)?).await?;
+    let items: Vec<Value> = items
+        .iter()
+        .map(|r| object::decorate_as(r, &t.api_version(), None))
+        .filter(|o| sel.matches(o))
+        .collect();
     Ok(json_response(
         StatusCode::OK,
         json!({
@@ -587,7 +599,7 @@ async fn remove(
     Ok(json_response(StatusCode::OK, object::decorate_as(&res, &t.api_version(), rev), replayed))
 }
 
-fn watch_lines(ev: &Event, api_version: &str) -> Vec<u8> {
+fn watch_lines(ev: &Event, api_version: &str, sel: &Selector) -> Vec<u8> {
     let mut out = Vec::new();
     for c in &ev.changes {
         let object = match (&c.object, &c.previous) {
@@ -595,6 +607,9 @@ fn watch_lines(ev: &Event, api_version: &str) -> Vec<u8> {
             (None, Some(p)) => object::decorate_as(p, api_version, Some(ev.revision)),
             (None, None) => continue,
         };
+        if !sel.matches(&object) {
+            continue;
+        }
         let line = json!({"type": c.kind.as_str(), "object": object});
         if serde_json::to_writer(&mut out, &line).is_ok() {
             out.push(b'\n');
@@ -608,7 +623,14 @@ async fn watch(
     t: &Target,
     q: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let prefix = prefix_of(t);
+    let sel = Selector::parse(
+        q.get("labelSelector").map(String::as_str),
+        q.get("fieldSelector").map(String::as_str),
+    )?;
+    let mut prefix = prefix_of(t);
+    if let Some(n) = sel.name() {
+        prefix.name = Some(n.to_owned());
+    }
     let (initial, after) = match revision_param(q)? {
         Some(n) if n > 0 => (Vec::new(), n),
         _ => {
@@ -629,8 +651,11 @@ async fn watch(
     let api_version = t.api_version();
     tokio::spawn(async move {
         for r in &initial {
-            let line =
-                json!({"type": "ADDED", "object": object::decorate_as(r, &api_version, None)});
+            let object = object::decorate_as(r, &api_version, None);
+            if !sel.matches(&object) {
+                continue;
+            }
+            let line = json!({"type": "ADDED", "object": object});
             let mut b = serde_json::to_vec(&line).unwrap_or_default();
             b.push(b'\n');
             if tx.send(Ok(Bytes::from(b))).await.is_err() {
@@ -646,7 +671,7 @@ async fn watch(
             };
             let chunk = match next {
                 None => return,
-                Some(Ok(ev)) => watch_lines(&ev, &api_version),
+                Some(Ok(ev)) => watch_lines(&ev, &api_version, &sel),
                 Some(Err(e)) => {
                     let status = ApiError::from(e).status();
                     let mut b = serde_json::to_vec(&json!({"type": "ERROR", "object": status}))
@@ -674,18 +699,27 @@ mod tests {
         let t = parse_target("/apis/networking.istio.io/v1/namespaces/default/virtualservices/r")
             .unwrap();
         assert_eq!(t.group, "networking.istio.io");
+        assert_eq!(t.info.kind, "VirtualService");
         assert_eq!(t.namespace.as_deref(), Some("default"));
         assert_eq!(t.name.as_deref(), Some("r"));
-        let t = parse_target("/apis/g/v1/widgets").unwrap();
+        let t = parse_target("/apis/security.istio.io/v1beta1/authorizationpolicies").unwrap();
         assert_eq!((t.namespace, t.name), (None, None));
-        let t = parse_target("/api/v1/namespaces/ns/configmaps").unwrap();
-        assert_eq!(t.group, "");
-        assert!(matches!(parse_target("/apis/g"), Err(ApiError::NoRoute(_))));
-        assert!(matches!(parse_target("/apis/g/v1/namespaces/ns"), Err(ApiError::NoRoute(_))));
+        assert!(matches!(parse_target("/apis/g/v1/widgets"), Err(ApiError::NoRoute(_))));
         assert!(matches!(
-            parse_target("/apis/g/v1/namespaces/NS/things"),
+            parse_target("/apis/networking.istio.io/v9/virtualservices"),
+            Err(ApiError::NoRoute(_))
+        ));
+        assert!(matches!(
+            parse_target("/api/v1/namespaces/ns/configmaps"),
+            Err(ApiError::NoRoute(_))
+        ));
+        assert!(matches!(
+            parse_target("/apis/networking.istio.io/v1/virtualservices/name"),
+            Err(ApiError::NoRoute(_))
+        ));
+        assert!(matches!(
+            parse_target("/apis/networking.istio.io/v1/namespaces/NS/gateways"),
             Err(ApiError::BadRequest(_))
         ));
-        assert!(matches!(parse_target("/apis/g/v1/a/b/c/d/e/f"), Err(ApiError::NoRoute(_))));
     }
 }

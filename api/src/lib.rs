@@ -20,3 +20,4 @@ pub mod istioctl;
 pub mod istiod;
 pub mod metrics;
 pub mod object;
+pub mod selector;

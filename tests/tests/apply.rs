@@ -156,6 +156,22 @@ async fn versions_share_one_stored_form_and_discovery_lists_kinds() -> anyhow::R
         .json()
         .await?;
     assert_eq!(list["kind"], "GatewayList");
+    // Field and label selectors on lists.
+    let sel = |q: &str| {
+        let url = c.node(1).url(&format!("/apis/networking.istio.io/v1/destinationrules?{q}"));
+        let http = c.client.clone();
+        async move { http.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(
+        sel("fieldSelector=metadata.name%3Dreviews").await["items"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(
+        sel("fieldSelector=metadata.name%3Dnone").await["items"].as_array().unwrap().len(),
+        0
+    );
+    assert_eq!(sel("labelSelector=app%3Dnone").await["items"].as_array().unwrap().len(), 0);
+    assert_eq!(sel("labelSelector=%21app").await["items"].as_array().unwrap().len(), 1);
     assert_eq!(list["items"][0]["metadata"]["namespace"], "edge");
     Ok(())
 }
