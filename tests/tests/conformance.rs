@@ -1,0 +1,160 @@
+//! Istio's conformance corpus (`../shared/conformance/istio`, read in place) through the running
+//! API (`POST /v1/apply?dryRun=All`, one document at a time) and through `istioctl validate`:
+//! every document behaves as the corpus README says.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use istio_tests::{istioctl_bin, Cluster};
+use serde_json::Value;
+
+fn corpus() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/istio");
+    assert!(
+        p.join("README.md").exists(),
+        "conformance corpus not found at {}: it lives in ../shared/conformance next to the repo",
+        p.display()
+    );
+    p
+}
+
+const OUT_OF_SCOPE: &[&str] = &["EnvoyFilter", "WasmPlugin", "ProxyConfig"];
+
+#[derive(Debug)]
+enum Expect {
+    Accept,
+    Unsupported,
+    /// Rejected; the error must contain this fragment (field path or message).
+    Reject(Option<String>),
+}
+
+/// The fragment of an `_err` to look for: its leading field path when it has one, else the
+/// message itself.
+fn fragment(err: &str) -> String {
+    let err = err.trim().trim_matches('\'').trim_matches('"');
+    let head = err.split(": ").next().unwrap_or(err);
+    let is_path = head.contains('.') && !head.contains(' ') && err.contains(": ");
+    if is_path {
+        head.to_owned()
+    } else {
+        err.to_owned()
+    }
+}
+
+/// The documents of a file as raw text (split at `---` lines, as YAML does), each with the
+/// value used to derive its expectation. The raw text is what gets sent, so parsing is the
+/// server's job; the expectation is read with Go-compatible YAML rules.
+fn documents(file: &Path) -> Vec<(usize, String, Value)> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut chunks = vec![String::new()];
+    for line in text.lines() {
+        if line.starts_with("---") {
+            chunks.push(String::new());
+        } else if let Some(last) = chunks.last_mut() {
+            last.push_str(line);
+            last.push('\n');
+        }
+    }
+    let mut out = Vec::new();
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        let parsed = istio_planes::config::parse_documents(&chunk)
+            .unwrap_or_else(|e| panic!("{} document {i}: {e}", file.display()));
+        if let Some((_, v)) = parsed.into_iter().next() {
+            let raw: String = chunk
+                .lines()
+                .filter(|l| !l.starts_with("_err:"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            out.push((i, raw, v));
+        }
+    }
+    out
+}
+
+fn expectation(folder: &str, file: &str, doc: &Value) -> Expect {
+    let kind = doc["kind"].as_str().unwrap_or_default();
+    let istio = doc["apiVersion"].as_str().is_some_and(|a| a.contains("istio.io"));
+    if OUT_OF_SCOPE.contains(&kind) || !istio {
+        return Expect::Unsupported;
+    }
+    if folder == "validation" && file.ends_with("-invalid.yaml") {
+        return Expect::Reject(doc["_err"].as_str().map(fragment));
+    }
+    Expect::Accept
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corpus_through_api_and_istioctl() -> anyhow::Result<()> {
+    let root = corpus();
+    let c = Cluster::single(&[]).await?;
+    let url = c.node(1).url("/v1/apply?dryRun=All&namespace=default");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for folder in ["validation", "testdata-config", "bookinfo"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(folder))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.sort();
+        for file in files {
+            let fname = file.file_name().unwrap().to_string_lossy().into_owned();
+            let mut expect_invalid_docs = Vec::new();
+            for (index, raw, doc) in documents(&file) {
+                let expect = expectation(folder, &fname, &doc);
+                let r = c
+                    .client
+                    .post(&url)
+                    .header("content-type", "application/yaml")
+                    .body(raw)
+                    .send()
+                    .await?;
+                let code = r.status().as_u16();
+                let body = r.text().await?;
+                checked += 1;
+                let at = format!("{folder}/{fname} document {index}");
+                match &expect {
+                    Expect::Accept if code != 200 => {
+                        failures.push(format!("{at}: expected accepted, got {code}: {body}"))
+                    }
+                    Expect::Unsupported if code < 400 || !body.contains("unsupported kind") => {
+                        failures
+                            .push(format!("{at}: expected 'unsupported kind', got {code}: {body}"))
+                    }
+                    Expect::Reject(frag) => {
+                        if code < 400 || code >= 500 {
+                            failures.push(format!("{at}: expected rejected, got {code}"));
+                        } else if let Some(f) = frag {
+                            if !body.to_lowercase().contains(&f.to_lowercase()) {
+                                failures.push(format!("{at}: error should name {f:?}, got {body}"));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                if !matches!(expect, Expect::Accept) {
+                    expect_invalid_docs.push(index);
+                }
+            }
+            // istioctl validate: exit status and the documents it names.
+            let out = Command::new(istioctl_bin()).arg("validate").arg("-f").arg(&file).output()?;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if expect_invalid_docs.is_empty() != out.status.success() {
+                failures.push(format!(
+                    "istioctl validate -f {folder}/{fname}: exit {:?}, expected {}: {stderr}",
+                    out.status.code(),
+                    if expect_invalid_docs.is_empty() { "success" } else { "failure" }
+                ));
+            }
+            for i in expect_invalid_docs {
+                if !stderr.contains(&format!("document {i} ")) {
+                    failures.push(format!(
+                        "istioctl validate -f {folder}/{fname}: document {i} not reported: {stderr}"
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!("conformance: {checked} documents checked through the API and istioctl validate");
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    Ok(())
+}
