@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -52,6 +54,8 @@ pub struct Identity {
     pub user: String,
     /// Granted role.
     pub role: Role,
+    /// Client address (`ip:port`), recorded as the source of the events it causes.
+    pub source: String,
 }
 
 /// Who may call istiod.
@@ -115,7 +119,10 @@ impl Authenticator {
             }
             let role = Role::parse(role).ok_or_else(|| err(format!("unknown role {role:?}")))?;
             if map
-                .insert((*token).to_owned(), Identity { user: (*user).to_owned(), role })
+                .insert(
+                    (*token).to_owned(),
+                    Identity { user: (*user).to_owned(), role, source: String::new() },
+                )
                 .is_some()
             {
                 return Err(err("token listed twice".into()));
@@ -134,7 +141,7 @@ impl Authenticator {
     pub(crate) fn identify(&self, authorization: Option<&str>) -> Result<Identity, ApiError> {
         match self {
             Authenticator::Anonymous => {
-                Ok(Identity { user: "anonymous".into(), role: Role::Admin })
+                Ok(Identity { user: "anonymous".into(), role: Role::Admin, source: String::new() })
             }
             Authenticator::Tokens(map) => {
                 let token = authorization
@@ -182,10 +189,13 @@ pub async fn layer(
         return next.run(req).await;
     };
     let authz = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let who = match auth.identify(authz) {
+    let mut who = match auth.identify(authz) {
         Ok(w) => w,
         Err(e) => return e.into_response(),
     };
+    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        who.source = addr.to_string();
+    }
     if who.role < needed {
         return ApiError::Forbidden(format!(
             "user {:?} has role {} but {} {} needs {}",
@@ -209,7 +219,7 @@ mod tests {
     fn token_file() {
         let a = Authenticator::parse("# c\nt1,alice,admin\n\nt2, bob ,viewer\n", "f").unwrap();
         let who = a.identify(Some("Bearer t2")).unwrap();
-        assert_eq!(who, Identity { user: "bob".into(), role: Role::Viewer });
+        assert_eq!(who, Identity { user: "bob".into(), role: Role::Viewer, source: String::new() });
         assert!(matches!(a.identify(None), Err(ApiError::Unauthorized(_))));
         assert!(matches!(a.identify(Some("Bearer nope")), Err(ApiError::Unauthorized(_))));
         assert!(matches!(a.identify(Some("Basic x")), Err(ApiError::Unauthorized(_))));

@@ -116,7 +116,10 @@ fn idempotency(key: &str) -> Result<HeaderMap, Status> {
 impl ConfigGrpc {
     fn who<T>(&self, req: &Request<T>, need: Role) -> Result<Identity, Status> {
         let authz = req.metadata().get("authorization").and_then(|v| v.to_str().ok());
-        let who = self.auth.identify(authz).map_err(to_status)?;
+        let mut who = self.auth.identify(authz).map_err(to_status)?;
+        if let Some(a) = req.remote_addr() {
+            who.source = a.to_string();
+        }
         if who.role < need {
             return Err(to_status(ApiError::Forbidden(format!(
                 "user {:?} has role {} but this call needs {}",

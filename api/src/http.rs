@@ -27,7 +27,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::object::{self, Target, MAX_BODY};
 use crate::selector::Selector;
-use crate::{apply, discovery};
+use crate::{apply, audit, discovery};
 use istio_planes::config;
 
 /// Shared state of the HTTP server.
@@ -56,6 +56,11 @@ pub fn router(state: Arc<AppState>, auth: Arc<crate::auth::Authenticator>) -> Ro
         .route("/apis", get(discovery::groups).fallback(wrong_method))
         .route("/apis/*rest", any(resources))
         .route("/v1/apply", post(apply::apply).fallback(wrong_method))
+        .route("/v1/audit", get(audit::audit).fallback(wrong_method))
+        .route(
+            "/v1/history/:group/:kind/:namespace/:name",
+            get(audit::history).fallback(wrong_method),
+        )
         .fallback(no_route)
         // Bodies are bounded by `read_body` (MAX_BODY, with a 413 Status), not axum's default.
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -426,6 +431,7 @@ pub(crate) async fn submit(
     let cmd = Command {
         request_id: request_id(headers, &actor)?,
         actor,
+        source: who.source.clone(),
         time_ms: now_ms(),
         verb: verb.into(),
         op: CommandOp::Txn(txn),

@@ -245,7 +245,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let app = router(state, auth);
     let mut http_stop = stop_rx.clone();
     let http_server = tokio::spawn(async move {
-        axum::serve(http_listener, app)
+        axum::serve(http_listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = http_stop.wait_for(|s| *s).await;
             })

@@ -6,11 +6,13 @@
 //! - [`grpc`]: the ConfigService on `--grpc`.
 //! - [`http`]: the axum router and handlers.
 //! - [`object`]: request-body checks and response decoration.
+//! - [`audit`]: `/v1/audit` and `/v1/history`.
 //! - [`error`]: [`error::ApiError`] and its single mapping to Kubernetes `Status`.
 //! - [`metrics`]: Prometheus exposition.
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod audit;
 pub mod auth;
 pub mod discovery;
 pub mod error;

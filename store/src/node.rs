@@ -283,6 +283,7 @@ impl StoreNode {
             let cmd = Command {
                 request_id: format!("compact-{}-{}", n.cfg.id, rand::random::<u64>()),
                 actor: "system:compactor".into(),
+                source: format!("istiod-{}", n.cfg.id),
                 time_ms: now_ms(),
                 verb: "compact".into(),
                 op: CommandOp::Compact {

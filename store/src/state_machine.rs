@@ -292,6 +292,7 @@ impl Inner {
             revision: rev,
             time_ms: cmd.time_ms,
             actor: cmd.actor.clone(),
+            source: cmd.source.clone(),
             request_id: cmd.request_id.clone(),
             verb: cmd.verb.clone(),
             changes,
@@ -679,6 +680,7 @@ mod tests {
         Command {
             request_id: id.into(),
             actor: "tester".into(),
+            source: "test".into(),
             time_ms: 1000,
             verb: "test".into(),
             op,

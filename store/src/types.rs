@@ -198,6 +198,8 @@ pub struct Command {
     pub request_id: String,
     /// The authenticated user that asked for it.
     pub actor: String,
+    /// Network address the request came from (`ip:port`), or a component name.
+    pub source: String,
     /// Proposer wall-clock time, ms since the Unix epoch.
     pub time_ms: i64,
     /// API verb (`create`, `update`, `patch`, `delete`, `apply`, …), recorded in the event.
@@ -317,6 +319,8 @@ pub struct Event {
     pub time_ms: i64,
     /// Who.
     pub actor: String,
+    /// Where the request came from.
+    pub source: String,
     /// The request id.
     pub request_id: String,
     /// The API verb.

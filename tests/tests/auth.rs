@@ -40,6 +40,12 @@ async fn tokens_and_roles() -> anyhow::Result<()> {
     let r = http.get(&url).bearer_auth("v-tok").send().await?;
     assert_eq!(r.status(), 200);
 
+    // The event records the authenticated user and the client address.
+    let audit: Value = c.client.get(n.url("/v1/audit")).send().await?.json().await?;
+    let ev = &audit["items"][0];
+    assert_eq!(ev["actor"], "eddie", "{audit}");
+    assert!(ev["source"].as_str().unwrap().starts_with("127.0.0.1:"), "{audit}");
+
     let members = n.url("/v1/cluster/members");
     let r = http.post(&members).bearer_auth("e-tok").body("{}").send().await?;
     assert_eq!(r.status(), 403, "editors may not change membership");

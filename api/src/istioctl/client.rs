@@ -89,6 +89,51 @@ impl Client {
         .map(|_| ())
     }
 
+    /// `GET path?query` as JSON.
+    pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+        self.send(self.http.get(self.url(path)).query(query)).await
+    }
+
+    /// `GET path?query` as a stream of JSON lines, each handed to `f`, until the server ends it.
+    pub async fn stream_lines(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        mut f: impl FnMut(Value),
+    ) -> Result<()> {
+        use futures::StreamExt;
+        let mut req = self
+            .http
+            .get(self.url(path))
+            .query(query)
+            .timeout(std::time::Duration::from_secs(365 * 86_400));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp =
+            req.send().await.with_context(|| format!("cannot reach istiod at {}", self.server))?;
+        if !resp.status().is_success() {
+            let code = resp.status();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            bail!("{} ({code})", status_message(&body));
+        }
+        let mut stream = resp.bytes_stream();
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            buf.extend_from_slice(&chunk.context("stream interrupted")?);
+            while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=pos).collect();
+                if let Ok(v) = serde_json::from_slice::<Value>(&line) {
+                    if v["kind"] == "Status" {
+                        bail!("{}", status_message(&v));
+                    }
+                    f(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `GET /v1/cluster`.
     pub async fn cluster(&self) -> Result<Value> {
         self.send(self.http.get(self.url("/v1/cluster"))).await

@@ -95,6 +95,52 @@ pub enum Command {
         #[arg(short = 'f', long = "filename", required = true)]
         files: Vec<String>,
     },
+    /// The audit log: who changed what, when, from where.
+    Audit {
+        /// First revision.
+        #[arg(long)]
+        from: Option<u64>,
+        /// Last revision.
+        #[arg(long)]
+        to: Option<u64>,
+        /// Only changes to this kind.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only changes in this namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Only changes to objects with this name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Only events by this user.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only events with this verb (create, update, patch, delete, apply, …).
+        #[arg(long)]
+        verb: Option<String>,
+        /// At most this many events.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Keep streaming new events.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Output format (table or json).
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// The life of one object: every retained event that touched it.
+    History {
+        /// Kind (vs, dr, VirtualService, …).
+        kind: String,
+        /// Object name.
+        name: String,
+        /// Namespace.
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        /// Output format (table or json).
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: Output,
+    },
     /// Inspect and change cluster membership.
     Cluster {
         /// Cluster subcommand.
@@ -311,6 +357,58 @@ async fn run(cli: Cli) -> Result<i32> {
                 Ok(0)
             }
         },
+        Command::Audit { from, to, kind, namespace, name, actor, verb, limit, follow, output } => {
+            let mut q: Vec<(&str, String)> = Vec::new();
+            let nums = [("from", from), ("to", to), ("limit", limit)];
+            q.extend(nums.into_iter().filter_map(|(k, v)| v.map(|v| (k, v.to_string()))));
+            let strs = [
+                ("kind", kind),
+                ("namespace", namespace),
+                ("name", name),
+                ("actor", actor),
+                ("verb", verb),
+            ];
+            q.extend(strs.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+            if follow {
+                q.push(("follow", "true".into()));
+                if output != Output::Json {
+                    writeln!(out, "{}", table::audit_header())?;
+                }
+                client
+                    .stream_lines("/v1/audit", &q, |ev| {
+                        let line = if output == Output::Json {
+                            ev.to_string()
+                        } else {
+                            table::audit_row(&ev)
+                        };
+                        let mut o = std::io::stdout().lock();
+                        let _ = writeln!(o, "{line}");
+                        let _ = o.flush();
+                    })
+                    .await?;
+                return Ok(0);
+            }
+            let res = client.get_json("/v1/audit", &q).await?;
+            if output == Output::Json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&res)?)?;
+            } else {
+                write!(out, "{}", table::audit(&res))?;
+            }
+            Ok(0)
+        }
+        Command::History { kind, name, namespace, output } => {
+            let info = lookup_name(&kind).with_context(|| format!("unknown kind {kind:?}"))?;
+            let path = format!("/v1/history/{}/{}/{namespace}/{name}", info.group, info.plural);
+            let res = client.get_json(&path, &[]).await?;
+            if output == Output::Json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&res)?)?;
+            } else if res["items"].as_array().is_none_or(Vec::is_empty) {
+                eprintln!("no retained events for {} {namespace}/{name}", info.kind);
+            } else {
+                write!(out, "{}", table::history(&res))?;
+            }
+            Ok(0)
+        }
         Command::Completion { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "istioctl", &mut out);
             Ok(0)

@@ -180,3 +180,87 @@ pub fn cluster(st: &Value) -> String {
     out.push_str(&format!("leader: {}\n", leader.map_or("none".into(), |l| l.to_string())));
     out
 }
+
+fn objects(ev: &Value) -> String {
+    ev["changes"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    format!(
+                        "{} {}/{} ({})",
+                        c["kind"].as_str().unwrap_or_default(),
+                        c["namespace"].as_str().unwrap_or_default(),
+                        c["name"].as_str().unwrap_or_default(),
+                        c["type"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// Header of the audit table.
+pub fn audit_header() -> String {
+    format!("{:<9} {:<24} {:<16} {:<8} OBJECTS", "REVISION", "TIME", "ACTOR", "VERB")
+}
+
+/// One audit row (fixed widths, for streaming).
+pub fn audit_row(ev: &Value) -> String {
+    format!(
+        "{:<9} {:<24} {:<16} {:<8} {}",
+        ev["revision"],
+        ev["time"].as_str().unwrap_or_default(),
+        ev["actor"].as_str().unwrap_or_default(),
+        ev["verb"].as_str().unwrap_or_default(),
+        objects(ev)
+    )
+}
+
+/// `REVISION TIME ACTOR VERB OBJECTS`.
+pub fn audit(res: &Value) -> String {
+    let header = ["REVISION", "TIME", "ACTOR", "VERB", "OBJECTS"].map(String::from).to_vec();
+    let rows = res["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ev| {
+            vec![
+                ev["revision"].to_string(),
+                ev["time"].as_str().unwrap_or_default().to_owned(),
+                ev["actor"].as_str().unwrap_or_default().to_owned(),
+                ev["verb"].as_str().unwrap_or_default().to_owned(),
+                objects(ev),
+            ]
+        })
+        .collect();
+    render_rows(header, rows)
+}
+
+/// `REVISION TIME ACTOR VERB CHANGE RESOURCE-VERSION` for one object.
+pub fn history(res: &Value) -> String {
+    let header =
+        ["REVISION", "TIME", "ACTOR", "VERB", "CHANGE", "GENERATION"].map(String::from).to_vec();
+    let rows = res["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ev| {
+            let c = &ev["changes"][0];
+            let generation = match &c["object"] {
+                Value::Null => "-".to_owned(),
+                o => o["metadata"]["generation"].to_string(),
+            };
+            vec![
+                ev["revision"].to_string(),
+                ev["time"].as_str().unwrap_or_default().to_owned(),
+                ev["actor"].as_str().unwrap_or_default().to_owned(),
+                ev["verb"].as_str().unwrap_or_default().to_owned(),
+                c["type"].as_str().unwrap_or_default().to_owned(),
+                generation,
+            ]
+        })
+        .collect();
+    render_rows(header, rows)
+}
