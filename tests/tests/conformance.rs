@@ -121,7 +121,7 @@ async fn corpus_through_api_and_istioctl() -> anyhow::Result<()> {
                             .push(format!("{at}: expected 'unsupported kind', got {code}: {body}"))
                     }
                     Expect::Reject(frag) => {
-                        if code < 400 || code >= 500 {
+                        if !(400..500).contains(&code) {
                             failures.push(format!("{at}: expected rejected, got {code}"));
                         } else if let Some(f) = frag {
                             if !body.to_lowercase().contains(&f.to_lowercase()) {
