@@ -53,7 +53,7 @@ async fn kubectl_get_apply_delete_watch() -> anyhow::Result<()> {
     assert!(text(&o).contains("No resources found"), "{}", text(&o));
 
     // Watch in the background while applying.
-    let mut watch = Command::new("kubectl")
+    let watch = Command::new("kubectl")
         .env("KUBECONFIG", &kubeconfig)
         .args(["--server", &server, "get", "vs", "-w", "--request-timeout=20s"])
         .stdout(Stdio::piped())
