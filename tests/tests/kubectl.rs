@@ -78,13 +78,29 @@ async fn kubectl_get_apply_delete_watch() -> anyhow::Result<()> {
     let y = text(&o);
     assert!(y.contains("subset: v1") && y.contains("resourceVersion:"), "{y}");
 
-    // The watch saw the object.
-    let watched = tokio::task::spawn_blocking(move || {
-        let _ = Command::new("kill").arg(watch.id().to_string()).status();
-        watch.wait_with_output()
-    })
-    .await??;
-    assert!(String::from_utf8_lossy(&watched.stdout).contains("reviews"), "{watched:?}");
+    // The watch prints the object (read its output as it arrives, then stop it).
+    let mut watch = watch;
+    let stdout = watch.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("reviews")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("kubectl get -w never showed reviews; saw {seen:?}"),
+        }
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
 
     let o = k(&["delete", "vs", "reviews"]);
     assert!(o.status.success(), "{}", text(&o));
