@@ -388,11 +388,8 @@ fn prefix_of(t: &Target) -> KeyPrefix {
     p
 }
 
-async fn list(
-    st: &AppState,
-    t: &Target,
-    q: &HashMap<String, String>,
-) -> Result<Response, ApiError> {
+/// The selectors of a list/watch and the narrowest store prefix that covers them.
+fn selection(t: &Target, q: &HashMap<String, String>) -> Result<(Selector, KeyPrefix), ApiError> {
     let sel = Selector::parse(
         q.get("labelSelector").map(String::as_str),
         q.get("fieldSelector").map(String::as_str),
@@ -401,6 +398,15 @@ async fn list(
     if let Some(n) = sel.name() {
         prefix.name = Some(n.to_owned());
     }
+    Ok((sel, prefix))
+}
+
+async fn list(
+    st: &AppState,
+    t: &Target,
+    q: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let (sel, prefix) = selection(t, q)?;
     let (items, rev) = st.node.list(&prefix, consistency(q)?).await?;
     let items: Vec<Value> = items
         .iter()
@@ -629,14 +635,7 @@ async fn watch(
     t: &Target,
     q: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let sel = Selector::parse(
-        q.get("labelSelector").map(String::as_str),
-        q.get("fieldSelector").map(String::as_str),
-    )?;
-    let mut prefix = prefix_of(t);
-    if let Some(n) = sel.name() {
-        prefix.name = Some(n.to_owned());
-    }
+    let (sel, prefix) = selection(t, q)?;
     let (initial, after) = match revision_param(q)? {
         Some(n) if n > 0 => (Vec::new(), n),
         _ => {

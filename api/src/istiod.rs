@@ -187,20 +187,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let raft_server = {
-        let svc = node.raft_service();
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(raft_listener);
-            tonic::transport::Server::builder()
-                .tcp_nodelay(true)
-                .add_service(svc)
-                .serve_with_incoming_shutdown(incoming, async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        })
-    };
+    let raft_server = serve_grpc(raft_listener, node.raft_service(), stop_rx.clone());
 
     let initialized = node.is_initialized().await?;
     match (&args.peers, &args.join) {
@@ -228,20 +215,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         metrics: Metrics::default(),
         shutdown: stop_rx.clone(),
     });
-    let grpc_server = {
-        let svc = crate::grpc::service(state.clone(), auth.clone());
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
-            tonic::transport::Server::builder()
-                .tcp_nodelay(true)
-                .add_service(svc)
-                .serve_with_incoming_shutdown(incoming, async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        })
-    };
+    let grpc_server = serve_grpc(
+        grpc_listener,
+        crate::grpc::service(state.clone(), auth.clone()),
+        stop_rx.clone(),
+    );
     let app = router(state, auth);
     let mut http_stop = stop_rx.clone();
     let http_server = tokio::spawn(async move {
@@ -277,6 +255,35 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(2), raft_server).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves one tonic service on `listener` until `stop` turns true.
+fn serve_grpc<S>(
+    listener: TcpListener,
+    svc: S,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<Result<(), tonic::transport::Error>>
+where
+    S: tonic::codegen::Service<
+            axum::http::Request<tonic::body::BoxBody>,
+            Response = axum::http::Response<tonic::body::BoxBody>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(svc)
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+    })
 }
 
 /// Asks the cluster at `url` to add this member, until it is one.
