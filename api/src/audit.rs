@@ -186,6 +186,32 @@ pub async fn audit(
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
+/// `GET /v1/state?revision=N`: every object as of revision `N` (default: now) and the state hash
+/// at `N`.
+pub async fn state(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    st.node.read_barrier(Consistency::Linearizable).await?;
+    let revision = match num(&q, "revision")? {
+        Some(r) => r,
+        None => st.node.state().applied_state().revision,
+    };
+    let resources = st.node.state().state_at(revision)?;
+    let hash = istio_store::state_machine::Shared::hash_of(&resources);
+    let items: Vec<Value> = resources
+        .iter()
+        .map(|r| {
+            let api_version = config::KINDS
+                .iter()
+                .find(|k| k.group == r.key.group && k.plural == r.key.resource)
+                .map_or_else(String::new, |k| k.preferred_api_version());
+            object::decorate_as(r, &api_version, None)
+        })
+        .collect();
+    Ok(Json(json!({"revision": revision, "stateHash": hash, "items": items})).into_response())
+}
+
 /// `GET /v1/history/{group}/{kind}/{namespace}/{name}`: every retained event of one object.
 pub async fn history(
     State(st): State<Arc<AppState>>,

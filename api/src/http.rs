@@ -57,6 +57,7 @@ pub fn router(state: Arc<AppState>, auth: Arc<crate::auth::Authenticator>) -> Ro
         .route("/apis/*rest", any(resources))
         .route("/v1/apply", post(apply::apply).fallback(wrong_method))
         .route("/v1/audit", get(audit::audit).fallback(wrong_method))
+        .route("/v1/state", get(audit::state).fallback(wrong_method))
         .route(
             "/v1/history/:group/:kind/:namespace/:name",
             get(audit::history).fallback(wrong_method),
@@ -371,7 +372,18 @@ async fn get_one(
     name: &str,
     q: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let (res, _) = st.node.get(&t.key(name), consistency(q)?).await?;
+    let res = match q.get("revision") {
+        // A past revision: replayed from the checkpoint and the retained events.
+        Some(r) => {
+            let rev: u64 = r
+                .parse()
+                .map_err(|_| ApiError::BadRequest(format!("revision {r:?} is not a number")))?;
+            st.node.read_barrier(consistency(q)?).await?;
+            let key = t.key(name);
+            st.node.state().state_at(rev)?.into_iter().find(|r| r.key == key)
+        }
+        None => st.node.get(&t.key(name), consistency(q)?).await?.0,
+    };
     match res {
         Some(r) => Ok(json_response(
             StatusCode::OK,

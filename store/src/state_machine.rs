@@ -14,6 +14,7 @@
 //! | `r/<group>\0<res>\0<ns>\0<name>` | `Resource`                      |
 //! | `e/<revision BE>`        | `Event`                                 |
 //! | `d/<request id>`         | `DedupEntry`                            |
+//! | `c/<group>\0<res>\0<ns>\0<name>` | `Resource` as of the compaction point (the checkpoint) |
 //!
 //! Installing a snapshot writes a fresh generation, flushes it, then flips the pointer in
 //! `sm_pointer`, so a crash mid-install leaves the old state intact.
@@ -43,6 +44,7 @@ const HASH: &[u8] = b"m/hash";
 const RES: &[u8] = b"r/";
 const EVT: &[u8] = b"e/";
 const DEDUP: &[u8] = b"d/";
+const CHECKPOINT: &[u8] = b"c/";
 
 type SErr = StorageError<NodeId>;
 
@@ -172,13 +174,27 @@ impl Inner {
             CommandOp::Compact { revision, dedup_before_ms } => {
                 let target = (*revision).min(self.revision);
                 if target > self.compact {
+                    // Fold the events into the checkpoint (state at `target`), then drop them.
+                    let mut fold: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
                     for item in self.tree.range([EVT, &(self.compact + 1).to_be_bytes()].concat()..)
                     {
-                        let (k, _) = item?;
+                        let (k, v) = item?;
                         if !k.starts_with(EVT) || k[EVT.len()..] > target.to_be_bytes()[..] {
                             break;
                         }
+                        let ev: Event = decode(&v, "event")?;
+                        for c in ev.changes {
+                            let ck =
+                                [CHECKPOINT, &resource_key_bytes(&c.key)[RES.len()..]].concat();
+                            fold.insert(ck, c.object.map(|o| encode(&o)));
+                        }
                         batch.remove(k);
+                    }
+                    for (k, v) in fold {
+                        match v {
+                            Some(v) => batch.insert(k, v),
+                            None => batch.remove(k),
+                        }
                     }
                     self.compact = target;
                     batch.insert(COMPACT, encode(&self.compact));
@@ -389,6 +405,49 @@ impl Shared {
             out.push(decode(&v, "event")?);
         }
         Ok(out)
+    }
+
+    /// Every resource as of `revision`: the checkpoint (state at the compaction point) plus the
+    /// retained events up to `revision`, in key order. `Compacted` below the compaction point,
+    /// `FutureRevision` above the current revision.
+    pub fn state_at(&self, revision: Revision) -> Result<Vec<Resource>, StoreError> {
+        let g = self.read();
+        if revision < g.compact {
+            return Err(StoreError::Compacted { requested: revision, oldest: g.compact });
+        }
+        if revision > g.revision {
+            return Err(StoreError::FutureRevision { requested: revision, current: g.revision });
+        }
+        let mut state: std::collections::BTreeMap<Vec<u8>, Resource> = Default::default();
+        for item in g.tree.scan_prefix(CHECKPOINT) {
+            let (k, v) = item?;
+            state.insert(k[CHECKPOINT.len()..].to_vec(), decode(&v, "checkpoint resource")?);
+        }
+        for item in g.tree.range([EVT, &(g.compact + 1).to_be_bytes()].concat()..) {
+            let (k, v) = item?;
+            if !k.starts_with(EVT) || k[EVT.len()..] > revision.to_be_bytes()[..] {
+                break;
+            }
+            let ev: Event = decode(&v, "event")?;
+            for c in ev.changes {
+                let kb = resource_key_bytes(&c.key)[RES.len()..].to_vec();
+                match c.object {
+                    Some(o) => state.insert(kb, o),
+                    None => state.remove(&kb),
+                };
+            }
+        }
+        Ok(state.into_values().collect())
+    }
+
+    /// The state hash of a set of resources (as [`Shared::state_at`] returns them): the same
+    /// digest the state machine keeps incrementally for its current state.
+    pub fn hash_of(resources: &[Resource]) -> String {
+        let mut h = [0u8; 16];
+        for r in resources {
+            xor(&mut h, &resource_hash(&resource_key_bytes(&r.key), &encode(r)));
+        }
+        hash_hex(&h)
     }
 
     /// Recomputes the state hash from every stored resource (the determinism guard).
@@ -809,6 +868,45 @@ mod tests {
         // Dedup entries were at time 1000 < 2000: forgotten, so "r0" applies anew.
         let o = f.txn("r0", vec![], vec![put("a", "x")]).await;
         assert!(matches!(o, TxnOutcome::Committed { revision: 11, .. }));
+    }
+
+    #[tokio::test]
+    async fn state_at_any_retained_revision_matches_history() {
+        let mut f = open();
+        let mut seen = vec![Vec::new()];
+        for i in 0..30u32 {
+            let k = format!("k{}", i % 5);
+            let ops = if i % 7 == 6 {
+                vec![Op::Delete { key: key(&k) }]
+            } else {
+                vec![put(&k, &i.to_string())]
+            };
+            f.txn(&format!("r{i}"), vec![], ops).await;
+            seen.push(f.sm.shared.list(&KeyPrefix::all()).unwrap().0);
+        }
+        let rev = f.rev() as usize;
+        assert_eq!(seen.len(), rev + 1);
+        for n in 0..=rev {
+            assert_eq!(
+                f.sm.shared.state_at(n as u64).unwrap(),
+                seen[n],
+                "before compaction, at {n}"
+            );
+        }
+        f.apply(cmd("c1", CommandOp::Compact { revision: 10, dedup_before_ms: 0 })).await;
+        f.apply(cmd("c2", CommandOp::Compact { revision: 17, dedup_before_ms: 0 })).await;
+        assert!(matches!(f.sm.shared.state_at(16), Err(StoreError::Compacted { .. })));
+        assert!(matches!(
+            f.sm.shared.state_at(rev as u64 + 1),
+            Err(StoreError::FutureRevision { .. })
+        ));
+        for n in 17..=rev {
+            assert_eq!(
+                f.sm.shared.state_at(n as u64).unwrap(),
+                seen[n],
+                "after compaction, at {n}"
+            );
+        }
     }
 
     #[tokio::test]

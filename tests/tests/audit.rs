@@ -63,6 +63,25 @@ async fn audit_and_history() -> anyhow::Result<()> {
         .collect();
     assert_eq!(types, ["ADDED", "MODIFIED", "DELETED"]);
 
+    // Reads at past revisions, and the state hash at each.
+    for (rev, want) in [(1, Some("v1")), (2, Some("v2")), (3, Some("v2")), (4, None)] {
+        let r = c.client.get(format!("{url}?revision={rev}")).send().await?;
+        match want {
+            Some(v) => {
+                let o: Value = r.json().await?;
+                assert_eq!(o["metadata"]["labels"]["value"], v, "at revision {rev}");
+            }
+            None => assert_eq!(r.status(), 404, "deleted at revision 4"),
+        }
+    }
+    let now: Value = c.client.get(n.url("/v1/state")).send().await?.json().await?;
+    let status = c.status(1).await?;
+    assert_eq!(now["stateHash"], status["members"][0]["status"]["applied"]["stateHash"]);
+    let at2: Value = c.client.get(n.url("/v1/state?revision=2")).send().await?.json().await?;
+    assert_eq!(at2["items"].as_array().unwrap().len(), 1);
+    let future = c.client.get(n.url("/v1/state?revision=99")).send().await?;
+    assert_eq!(future.status(), 400);
+
     // Follow: retained events first, then new ones as they commit.
     let resp = c
         .client
