@@ -886,12 +886,9 @@ mod tests {
         }
         let rev = f.rev() as usize;
         assert_eq!(seen.len(), rev + 1);
-        for n in 0..=rev {
-            assert_eq!(
-                f.sm.shared.state_at(n as u64).unwrap(),
-                seen[n],
-                "before compaction, at {n}"
-            );
+        for (n, want) in seen.iter().enumerate() {
+            let got = f.sm.shared.state_at(n as u64).unwrap();
+            assert_eq!(&got, want, "before compaction, at {n}");
         }
         f.apply(cmd("c1", CommandOp::Compact { revision: 10, dedup_before_ms: 0 })).await;
         f.apply(cmd("c2", CommandOp::Compact { revision: 17, dedup_before_ms: 0 })).await;
@@ -900,12 +897,9 @@ mod tests {
             f.sm.shared.state_at(rev as u64 + 1),
             Err(StoreError::FutureRevision { .. })
         ));
-        for n in 17..=rev {
-            assert_eq!(
-                f.sm.shared.state_at(n as u64).unwrap(),
-                seen[n],
-                "after compaction, at {n}"
-            );
+        for (n, want) in seen.iter().enumerate().skip(17) {
+            let got = f.sm.shared.state_at(n as u64).unwrap();
+            assert_eq!(&got, want, "after compaction, at {n}");
         }
     }
 
