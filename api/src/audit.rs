@@ -31,13 +31,13 @@ struct Filter {
     limit: usize,
 }
 
-fn num(q: &HashMap<String, String>, k: &str) -> Result<Option<u64>, ApiError> {
+pub(crate) fn num(q: &HashMap<String, String>, k: &str) -> Result<Option<u64>, ApiError> {
     q.get(k)
         .map(|v| v.parse().map_err(|_| ApiError::BadRequest(format!("{k} {v:?} is not a number"))))
         .transpose()
 }
 
-fn kind(name: &str) -> Result<&'static KindInfo, ApiError> {
+pub(crate) fn kind(name: &str) -> Result<&'static KindInfo, ApiError> {
     config::kinds::lookup_name(name).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "unknown kind {name:?}; supported: {}",
@@ -85,6 +85,7 @@ impl Filter {
             "source": ev.source,
             "requestId": ev.request_id,
             "verb": ev.verb,
+            "restores": ev.restores,
             "changes": changes,
         }))
     }

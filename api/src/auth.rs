@@ -169,7 +169,8 @@ fn required_role(method: &Method, path: &str) -> Option<Role> {
     if path == "/healthz" || path == "/readyz" {
         return None;
     }
-    if path.starts_with("/v1/cluster/members") && *method != Method::GET {
+    if (path.starts_with("/v1/cluster/members") && *method != Method::GET) || path == "/v1/rollback"
+    {
         return Some(Role::Admin);
     }
     if *method == Method::GET || *method == Method::HEAD {

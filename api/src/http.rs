@@ -27,7 +27,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::object::{self, Target, MAX_BODY};
 use crate::selector::Selector;
-use crate::{apply, audit, discovery};
+use crate::{apply, audit, discovery, timetravel};
 use istio_planes::config;
 
 /// Shared state of the HTTP server.
@@ -58,6 +58,8 @@ pub fn router(state: Arc<AppState>, auth: Arc<crate::auth::Authenticator>) -> Ro
         .route("/v1/apply", post(apply::apply).fallback(wrong_method))
         .route("/v1/audit", get(audit::audit).fallback(wrong_method))
         .route("/v1/state", get(audit::state).fallback(wrong_method))
+        .route("/v1/diff", get(timetravel::diff).fallback(wrong_method))
+        .route("/v1/rollback", post(timetravel::rollback).fallback(wrong_method))
         .route(
             "/v1/history/:group/:kind/:namespace/:name",
             get(audit::history).fallback(wrong_method),
@@ -75,7 +77,7 @@ async fn no_route(uri: Uri) -> ApiError {
 
 async fn wrong_method(method: Method, uri: Uri) -> ApiError {
     let allowed = match uri.path() {
-        "/v1/cluster/members" | "/v1/apply" => "POST",
+        "/v1/cluster/members" | "/v1/apply" | "/v1/rollback" => "POST",
         p if p.starts_with("/v1/cluster/members/") => "DELETE",
         _ => "GET",
     };
@@ -445,6 +447,18 @@ pub(crate) async fn submit(
     verb: &str,
     txn: Txn,
 ) -> Result<(TxnOutcome, bool), ApiError> {
+    submit_restoring(st, who, headers, verb, None, txn).await
+}
+
+/// [`submit`], recording in the event that it restores the state of revision `restores`.
+pub(crate) async fn submit_restoring(
+    st: &AppState,
+    who: &Identity,
+    headers: &HeaderMap,
+    verb: &str,
+    restores: Option<u64>,
+    txn: Txn,
+) -> Result<(TxnOutcome, bool), ApiError> {
     let actor = who.user.clone();
     let cmd = Command {
         request_id: request_id(headers, &actor)?,
@@ -452,6 +466,7 @@ pub(crate) async fn submit(
         source: who.source.clone(),
         time_ms: now_ms(),
         verb: verb.into(),
+        restores,
         op: CommandOp::Txn(txn),
     };
     match st.node.write(cmd).await? {

@@ -7,6 +7,7 @@
 //! - [`http`]: the axum router and handlers.
 //! - [`object`]: request-body checks and response decoration.
 //! - [`audit`]: `/v1/audit` and `/v1/history`.
+//! - [`timetravel`]: `/v1/diff` and `/v1/rollback`.
 //! - [`error`]: [`error::ApiError`] and its single mapping to Kubernetes `Status`.
 //! - [`metrics`]: Prometheus exposition.
 #![forbid(unsafe_code)]
@@ -23,3 +24,4 @@ pub mod istiod;
 pub mod metrics;
 pub mod object;
 pub mod selector;
+pub mod timetravel;

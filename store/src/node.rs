@@ -286,6 +286,7 @@ impl StoreNode {
                 source: format!("istiod-{}", n.cfg.id),
                 time_ms: now_ms(),
                 verb: "compact".into(),
+                restores: None,
                 op: CommandOp::Compact {
                     revision: st.revision.saturating_sub(n.cfg.retain_revisions),
                     dedup_before_ms: now_ms() - n.cfg.dedup_window.as_millis() as i64,

@@ -311,6 +311,7 @@ impl Inner {
             source: cmd.source.clone(),
             request_id: cmd.request_id.clone(),
             verb: cmd.verb.clone(),
+            restores: cmd.restores,
             changes,
         };
         batch.insert([EVT, &rev.to_be_bytes()].concat(), encode(&event));
@@ -742,6 +743,7 @@ mod tests {
             source: "test".into(),
             time_ms: 1000,
             verb: "test".into(),
+            restores: None,
             op,
         }
     }

@@ -204,6 +204,8 @@ pub struct Command {
     pub time_ms: i64,
     /// API verb (`create`, `update`, `patch`, `delete`, `apply`, …), recorded in the event.
     pub verb: String,
+    /// For a rollback: the revision whose state it restores (recorded in the event).
+    pub restores: Option<Revision>,
     /// What to do.
     pub op: CommandOp,
 }
@@ -325,6 +327,8 @@ pub struct Event {
     pub request_id: String,
     /// The API verb.
     pub verb: String,
+    /// For a rollback: the revision whose state it restored.
+    pub restores: Option<Revision>,
     /// What changed, in op order.
     pub changes: Vec<Change>,
 }

@@ -24,20 +24,54 @@ const OUT_OF_SCOPE: &[&str] = &["EnvoyFilter", "WasmPlugin", "ProxyConfig"];
 enum Expect {
     Accept,
     Unsupported,
-    /// Rejected; the error must contain this fragment (field path or message).
-    Reject(Option<String>),
+    /// Rejected; the error must satisfy this.
+    Reject(Option<Want>),
 }
 
-/// The fragment of an `_err` to look for: its leading field path when it has one, else the
-/// message itself.
-fn fragment(err: &str) -> String {
-    let err = err.trim().trim_matches('\'').trim_matches('"');
-    let head = err.split(": ").next().unwrap_or(err);
-    let is_path = head.contains('.') && !head.contains(' ') && err.contains(": ");
-    if is_path {
-        head.to_owned()
-    } else {
-        err.to_owned()
+/// What an `_err` requires of the error: a field path (exact when it starts at `spec`, a suffix
+/// when relative, like `audiences[0]`), or else a fragment of the message.
+#[derive(Debug)]
+enum Want {
+    Field(String),
+    FieldSuffix(String),
+    Text(String),
+}
+
+fn want(err: &str) -> Want {
+    let err = err.trim().trim_matches('\'').trim();
+    let end = [" in body", ": "].iter().filter_map(|m| err.find(m)).min().unwrap_or(err.len());
+    let token = &err[..end];
+    // A single token before ` in body` or `: ` is a field path (`spec`, `header`, `a.b[0]`).
+    let pathlike = end < err.len() && !token.is_empty() && !token.contains(' ');
+    match (pathlike, token.starts_with("spec")) {
+        (true, true) => Want::Field(token.to_owned()),
+        (true, false) => Want::FieldSuffix(token.to_owned()),
+        _ => Want::Text(err.to_lowercase()),
+    }
+}
+
+/// Whether a `Status` body satisfies `w`.
+fn satisfied(status: &Value, w: &Want) -> bool {
+    let causes = status["details"]["causes"].as_array().cloned().unwrap_or_default();
+    let fields: Vec<&str> = causes.iter().filter_map(|c| c["field"].as_str()).collect();
+    let text = format!(
+        "{} {}",
+        status["message"].as_str().unwrap_or_default(),
+        causes
+            .iter()
+            .map(|c| format!(
+                "{}: {}",
+                c["field"].as_str().unwrap_or(""),
+                c["message"].as_str().unwrap_or("")
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
+    .to_lowercase();
+    match w {
+        Want::Field(f) => fields.contains(&f.as_str()),
+        Want::FieldSuffix(f) => fields.iter().any(|x| x.ends_with(f.as_str())),
+        Want::Text(t) => text.contains(t.as_str()),
     }
 }
 
@@ -54,6 +88,12 @@ fn documents(file: &Path) -> Vec<(usize, String, Value)> {
             last.push_str(line);
             last.push('\n');
         }
+    }
+    // Text before a leading `---` is not a document unless it holds something.
+    if chunks.len() > 1
+        && chunks[0].lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        chunks.remove(0);
     }
     let mut out = Vec::new();
     for (i, chunk) in chunks.into_iter().enumerate() {
@@ -78,7 +118,7 @@ fn expectation(folder: &str, file: &str, doc: &Value) -> Expect {
         return Expect::Unsupported;
     }
     if folder == "validation" && file.ends_with("-invalid.yaml") {
-        return Expect::Reject(doc["_err"].as_str().map(fragment));
+        return Expect::Reject(doc["_err"].as_str().map(want));
     }
     Expect::Accept
 }
@@ -123,9 +163,11 @@ async fn corpus_through_api_and_istioctl() -> anyhow::Result<()> {
                     Expect::Reject(frag) => {
                         if !(400..500).contains(&code) {
                             failures.push(format!("{at}: expected rejected, got {code}"));
-                        } else if let Some(f) = frag {
-                            if !body.to_lowercase().contains(&f.to_lowercase()) {
-                                failures.push(format!("{at}: error should name {f:?}, got {body}"));
+                        } else if let Some(w) = frag {
+                            let status: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                            if !satisfied(&status, w) {
+                                failures
+                                    .push(format!("{at}: error should satisfy {w:?}, got {body}"));
                             }
                         }
                     }

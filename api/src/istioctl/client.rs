@@ -89,6 +89,11 @@ impl Client {
         .map(|_| ())
     }
 
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(self.http.post(self.url(path)).json(body)).await
+    }
+
     /// `GET path?query` as JSON.
     pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
         self.send(self.http.get(self.url(path)).query(query)).await

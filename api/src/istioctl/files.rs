@@ -75,25 +75,40 @@ pub fn load(inputs: &[String]) -> Result<Vec<Doc>> {
     Ok(docs)
 }
 
-/// Validates every document offline; one message per problem, naming file, document, kind,
-/// name and field path.
-pub fn validate(docs: &[Doc]) -> Vec<String> {
+fn label(d: &Doc) -> String {
+    let kind = d.value["kind"].as_str().unwrap_or("<no kind>");
+    let name = d.value["metadata"]["name"].as_str().unwrap_or("<no name>");
+    format!("{}: document {} ({kind} {name})", d.file, d.index)
+}
+
+/// For an apply: objects defined more than once (an apply holds each object once).
+pub fn duplicates(docs: &[Doc]) -> Vec<String> {
     let mut errors = Vec::new();
     let mut seen: std::collections::HashMap<(String, String, String), String> =
         std::collections::HashMap::new();
     for d in docs {
-        let kind = d.value["kind"].as_str().unwrap_or("<no kind>");
-        let name = d.value["metadata"]["name"].as_str().unwrap_or("<no name>");
-        let at = format!("{}: document {} ({kind} {name})", d.file, d.index);
-        let ns = d.value["metadata"]["namespace"].as_str().unwrap_or("").to_owned();
-        let key = (kind.to_owned(), ns, name.to_owned());
-        if let Some(first) = seen.get(&key) {
-            errors.push(format!(
-                "{at}: metadata.name: defined again (first at {first}); an apply holds each object once"
-            ));
-        } else {
-            seen.insert(key, format!("{} document {}", d.file, d.index));
+        let field = |k: &str| d.value["metadata"][k].as_str().unwrap_or("").to_owned();
+        let key =
+            (d.value["kind"].as_str().unwrap_or("").to_owned(), field("namespace"), field("name"));
+        match seen.get(&key) {
+            Some(first) => errors.push(format!(
+                "{}: metadata.name: defined again (first at {first}); an apply holds each object once",
+                label(d)
+            )),
+            None => {
+                seen.insert(key, format!("{} document {}", d.file, d.index));
+            }
         }
+    }
+    errors
+}
+
+/// Validates every document offline; one message per problem, naming file, document, kind,
+/// name and field path.
+pub fn validate(docs: &[Doc]) -> Vec<String> {
+    let mut errors = Vec::new();
+    for d in docs {
+        let at = label(d);
         if d.value["metadata"]["name"].as_str().is_none_or(str::is_empty) {
             errors.push(format!("{at}: metadata.name: required"));
         }

@@ -5,6 +5,7 @@
 //! file, document index, kind, name and field path where they apply.
 
 mod client;
+mod diff;
 mod files;
 mod table;
 
@@ -75,6 +76,9 @@ pub enum Command {
         /// Output format.
         #[arg(short = 'o', long, value_enum, default_value = "table")]
         output: Output,
+        /// Show the object(s) as of this past revision.
+        #[arg(long)]
+        revision: Option<u64>,
     },
     /// Delete objects by kind and name, or every object in files.
     Delete {
@@ -94,6 +98,50 @@ pub enum Command {
         /// File, directory (recursive) or `-`; repeatable.
         #[arg(short = 'f', long = "filename", required = true)]
         files: Vec<String>,
+    },
+    /// Every object (or one kind / object) as of a revision, as multi-document YAML.
+    Replay {
+        /// The revision.
+        #[arg(long)]
+        revision: u64,
+        /// Only this kind.
+        kind: Option<String>,
+        /// Only this object.
+        name: Option<String>,
+        /// Only this namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+    },
+    /// What changed between two revisions: a unified YAML diff per object.
+    Diff {
+        /// Older revision.
+        #[arg(long)]
+        from: u64,
+        /// Newer revision (default: now).
+        #[arg(long)]
+        to: Option<u64>,
+        /// Only this kind.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Only objects with this name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Commit a new revision that restores the state of an old one (admin).
+    Rollback {
+        /// The revision to restore.
+        #[arg(long)]
+        to_revision: u64,
+        /// Only this kind.
+        kind: Option<String>,
+        /// Only this object (needs KIND).
+        name: Option<String>,
+        /// Only this namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
     },
     /// The audit log: who changed what, when, from where.
     Audit {
@@ -216,7 +264,8 @@ async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Apply { files, namespace, dry_run } => {
             let docs = files::load(&files)?;
-            let errors = files::validate(&docs);
+            let mut errors = files::validate(&docs);
+            errors.extend(files::duplicates(&docs));
             if !errors.is_empty() {
                 for e in &errors {
                     eprintln!("{e}");
@@ -241,14 +290,25 @@ async fn run(cli: Cli) -> Result<i32> {
             writeln!(out, "revision {}", res["revision"])?;
             Ok(0)
         }
-        Command::Get { kind, name, namespace, all_namespaces, output } => {
+        Command::Get { kind, name, namespace, all_namespaces, output, revision } => {
             let info = lookup_name(&kind).with_context(|| {
                 format!("unknown kind {kind:?}; known: {}", config::kinds::supported_list())
             })?;
             let ns = if all_namespaces { None } else { Some(namespace.as_str()) };
-            let items = match &name {
-                Some(n) => vec![client.get(info, &namespace, n).await?],
-                None => client.list(info, ns).await?,
+            let items = match (&name, revision) {
+                (_, Some(rev)) => {
+                    let state =
+                        client.get_json("/v1/state", &[("revision", rev.to_string())]).await?;
+                    let items: Vec<Value> = select(&state, Some(info), ns, name.as_deref());
+                    if items.is_empty() {
+                        if let Some(n) = &name {
+                            bail!("{} {namespace}/{n} did not exist at revision {rev}", info.kind);
+                        }
+                    }
+                    items
+                }
+                (Some(n), None) => vec![client.get(info, &namespace, n).await?],
+                (None, None) => client.list(info, ns).await?,
             };
             match output {
                 Output::Json if name.is_some() => {
@@ -357,6 +417,83 @@ async fn run(cli: Cli) -> Result<i32> {
                 Ok(0)
             }
         },
+        Command::Replay { revision, kind, name, namespace } => {
+            let info = kind
+                .as_deref()
+                .map(|k| lookup_name(k).with_context(|| format!("unknown kind {k:?}")))
+                .transpose()?;
+            let state = client.get_json("/v1/state", &[("revision", revision.to_string())]).await?;
+            let items = select(&state, info, namespace.as_deref(), name.as_deref());
+            writeln!(
+                out,
+                "# state at revision {revision} (state hash {})",
+                state["stateHash"].as_str().unwrap_or_default()
+            )?;
+            for it in &items {
+                writeln!(out, "---")?;
+                write!(out, "{}", serde_yaml::to_string(it)?)?;
+            }
+            Ok(0)
+        }
+        Command::Diff { from, to, kind, namespace, name } => {
+            let mut q = vec![("from", from.to_string())];
+            q.extend(to.map(|t| ("to", t.to_string())));
+            q.extend(kind.map(|k| ("kind", k)));
+            q.extend(namespace.map(|n| ("namespace", n)));
+            q.extend(name.map(|n| ("name", n)));
+            let res = client.get_json("/v1/diff", &q).await?;
+            let to = res["to"].as_u64().unwrap_or_default();
+            let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            for c in res["changes"].as_array().into_iter().flatten() {
+                let id = format!(
+                    "{}/{}/{}",
+                    c["kind"].as_str().unwrap_or_default(),
+                    c["namespace"].as_str().unwrap_or_default(),
+                    c["name"].as_str().unwrap_or_default()
+                );
+                let yaml = |v: &Value| {
+                    if v.is_null() {
+                        Ok(String::new())
+                    } else {
+                        serde_yaml::to_string(&strip_server_fields(v))
+                    }
+                };
+                let d = diff::unified(
+                    &yaml(&c["from"])?,
+                    &yaml(&c["to"])?,
+                    &format!("{id}@{from}"),
+                    &format!("{id}@{to}"),
+                    color,
+                );
+                write!(out, "{d}")?;
+            }
+            Ok(0)
+        }
+        Command::Rollback { to_revision, kind, name, namespace } => {
+            let mut body = serde_json::json!({"toRevision": to_revision});
+            if let Some(k) = kind {
+                body["kind"] = k.into();
+            }
+            if let Some(n) = name {
+                body["name"] = n.into();
+            }
+            if let Some(n) = namespace {
+                body["namespace"] = n.into();
+            }
+            let res = client.post_json("/v1/rollback", &body).await?;
+            for o in res["objects"].as_array().into_iter().flatten() {
+                writeln!(
+                    out,
+                    "{} {}/{} {}",
+                    o["kind"].as_str().unwrap_or_default(),
+                    o["namespace"].as_str().unwrap_or_default(),
+                    o["name"].as_str().unwrap_or_default(),
+                    o["result"].as_str().unwrap_or_default()
+                )?;
+            }
+            writeln!(out, "revision {} restores revision {to_revision}", res["revision"])?;
+            Ok(0)
+        }
         Command::Audit { from, to, kind, namespace, name, actor, verb, limit, follow, output } => {
             let mut q: Vec<(&str, String)> = Vec::new();
             let nums = [("from", from), ("to", to), ("limit", limit)];
@@ -414,6 +551,37 @@ async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// The objects of a `/v1/state` answer that match kind, namespace and name.
+fn select(
+    state: &Value,
+    info: Option<&config::KindInfo>,
+    namespace: Option<&str>,
+    name: Option<&str>,
+) -> Vec<Value> {
+    state["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| {
+            info.is_none_or(|i| o["kind"] == i.kind)
+                && namespace.is_none_or(|n| o["metadata"]["namespace"] == n)
+                && name.is_none_or(|n| o["metadata"]["name"] == n)
+        })
+        .cloned()
+        .collect()
+}
+
+/// The object without the metadata the server sets, so diffs show what people changed.
+fn strip_server_fields(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for f in ["resourceVersion", "generation", "uid", "creationTimestamp"] {
+            m.remove(f);
+        }
+    }
+    v
 }
 
 /// Renders a `Status` body as an error message: its message, or — when it lists causes — a

@@ -116,16 +116,12 @@ pub static KINDS: &[KindInfo] = &[
 /// The kind for `apiVersion` + `kind`, if served at that version.
 pub fn lookup(api_version: &str, kind: &str) -> Option<&'static KindInfo> {
     let (group, version) = api_version.split_once('/')?;
-    KINDS
-        .iter()
-        .find(|k| k.group == group && k.kind == kind && k.versions.contains(&version))
+    KINDS.iter().find(|k| k.group == group && k.kind == kind && k.versions.contains(&version))
 }
 
 /// The kind served at `/apis/{group}/{version}/…/{plural}`.
 pub fn lookup_resource(group: &str, version: &str, plural: &str) -> Option<&'static KindInfo> {
-    KINDS
-        .iter()
-        .find(|k| k.group == group && k.plural == plural && k.versions.contains(&version))
+    KINDS.iter().find(|k| k.group == group && k.plural == plural && k.versions.contains(&version))
 }
 
 /// The kind a user means by `name`: kind, plural, singular or short name, case-insensitive
@@ -161,26 +157,16 @@ mod tests {
     #[test]
     fn lookups() {
         assert_eq!(
-            lookup("networking.istio.io/v1alpha3", "VirtualService")
-                .unwrap()
-                .plural,
+            lookup("networking.istio.io/v1alpha3", "VirtualService").unwrap().plural,
             "virtualservices"
         );
         assert!(lookup("networking.istio.io/v2", "VirtualService").is_none());
         assert!(lookup("networking.istio.io/v1alpha3", "EnvoyFilter").is_none());
         assert_eq!(lookup_name("vs").unwrap().kind, "VirtualService");
+        assert_eq!(lookup_name("DestinationRules").unwrap().kind, "DestinationRule");
+        assert_eq!(lookup_name("gateway.networking.istio.io").unwrap().kind, "Gateway");
         assert_eq!(
-            lookup_name("DestinationRules").unwrap().kind,
-            "DestinationRule"
-        );
-        assert_eq!(
-            lookup_name("gateway.networking.istio.io").unwrap().kind,
-            "Gateway"
-        );
-        assert_eq!(
-            lookup_resource("telemetry.istio.io", "v1alpha1", "telemetries")
-                .unwrap()
-                .kind,
+            lookup_resource("telemetry.istio.io", "v1alpha1", "telemetries").unwrap().kind,
             "Telemetry"
         );
     }

@@ -6,7 +6,13 @@
 //! Istio's validator run. Every problem is reported with a field path such as
 //! `spec.http[0].route[1].weight`.
 
+pub mod common;
 pub mod kinds;
+pub mod networking;
+pub mod security;
+pub mod telemetry;
+mod validate;
+pub mod yaml;
 
 use serde_json::Value;
 
@@ -24,10 +30,7 @@ pub struct FieldError {
 impl FieldError {
     /// A problem at `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -71,6 +74,14 @@ pub enum ConfigError {
 /// returned with its 0-based index among all documents in the text (empty ones included) so
 /// that errors can name it.
 pub fn parse_documents(text: &str) -> Result<Vec<(usize, Value)>, ConfigError> {
+    match parse_strict(text) {
+        Ok(docs) => Ok(docs),
+        // Go's YAML (Istio's) accepts `:` inside flow scalars; retry the way it reads them.
+        Err(e) => parse_strict(&yaml::quote_flow_scalars(text)).map_err(|_| e),
+    }
+}
+
+fn parse_strict(text: &str) -> Result<Vec<(usize, Value)>, ConfigError> {
     use serde::Deserialize;
     let mut out = Vec::new();
     for (index, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
@@ -89,10 +100,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<(usize, Value)>, ConfigError> {
 /// Checks an object (`apiVersion`, `kind`, `metadata`, `spec`) against its kind: supported
 /// kind and version, no unknown fields, and Istio's semantic rules. Returns the kind's entry.
 pub fn validate_object(obj: &Value) -> Result<&'static KindInfo, ConfigError> {
-    let api_version = obj
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
     let info = lookup(api_version, kind).ok_or_else(|| ConfigError::UnsupportedKind {
         api_version: api_version.into(),
@@ -101,13 +109,11 @@ pub fn validate_object(obj: &Value) -> Result<&'static KindInfo, ConfigError> {
     })?;
     let mut errors = Vec::new();
     for (k, _) in obj.as_object().into_iter().flatten() {
-        if !matches!(
-            k.as_str(),
-            "apiVersion" | "kind" | "metadata" | "spec" | "status"
-        ) {
+        if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "spec" | "status") {
             errors.push(FieldError::new(k.clone(), "unknown field"));
         }
     }
+    errors.extend(validate::validate_spec(info.kind, obj));
     if errors.is_empty() {
         Ok(info)
     } else {
