@@ -166,8 +166,7 @@ impl ConfigService for ConfigGrpc {
         let r = req.into_inner();
         let t = target(kind(&r.kind)?, &r.namespace)?;
         let c = if r.local { Consistency::Local } else { Consistency::Linearizable };
-        let (res, _) =
-            self.st.node.get(&t.key(&r.name), c).await.map_err(|e| to_status(e.into()))?;
+        let (res, _) = self.st.get(&t.key(&r.name), c).await.map_err(to_status)?;
         match res {
             Some(res) => Ok(Response::new(obj(&res, None))),
             None => Err(to_status(ApiError::NotFound(t.subject(&r.name)))),
@@ -181,8 +180,7 @@ impl ConfigService for ConfigGrpc {
         let ns = (!r.namespace.is_empty()).then_some(r.namespace.as_str());
         let prefix = KeyPrefix::resource(info.group, info.plural, ns);
         let c = if r.local { Consistency::Local } else { Consistency::Linearizable };
-        let (items, revision) =
-            self.st.node.list(&prefix, c).await.map_err(|e| to_status(e.into()))?;
+        let (items, revision) = self.st.list(&prefix, None, c).await.map_err(to_status)?;
         Ok(Response::new(ListResponse {
             revision,
             items: items.iter().map(|r| obj(r, None)).collect(),

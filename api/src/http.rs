@@ -16,7 +16,7 @@ use axum::routing::{any, delete, get, post};
 use axum::{Json, Router};
 use istio_store::{
     Command, CommandOp, Consistency, Event, KeyPrefix, NodeId, Op, Precondition, Resource,
-    StoreNode, Txn, TxnFailure, TxnOutcome,
+    ResourceKey, StoreNode, Txn, TxnFailure, TxnOutcome,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -29,6 +29,8 @@ use crate::object::{self, Target, MAX_BODY};
 use crate::selector::Selector;
 use crate::{apply, audit, discovery, timetravel};
 use istio_planes::config;
+use istio_planes::config_view::ConfigView;
+use istio_planes::view::{View, ViewDriver};
 
 /// Shared state of the HTTP server.
 pub struct AppState {
@@ -38,6 +40,43 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Becomes `true` when istiod starts draining; open watches end.
     pub shutdown: watch::Receiver<bool>,
+    /// Configuration objects, indexed; serves the typed reads.
+    pub config: ViewDriver<ConfigView>,
+}
+
+impl AppState {
+    /// The state for `node`, starting its configuration view.
+    pub fn new(node: Arc<StoreNode>, shutdown: watch::Receiver<bool>) -> Self {
+        let config = ViewDriver::spawn(node.state().clone());
+        Self { node, metrics: Metrics::default(), shutdown, config }
+    }
+
+    /// Waits for the read barrier of `c`, then for the view to reflect what was applied.
+    async fn view_revision(&self, c: Consistency) -> Result<u64, ApiError> {
+        self.node.read_barrier(c).await?;
+        Ok(self.node.state().applied_state().revision)
+    }
+
+    /// One object, from the configuration view, at consistency `c`.
+    pub async fn get(
+        &self,
+        key: &ResourceKey,
+        c: Consistency,
+    ) -> Result<(Option<Resource>, u64), ApiError> {
+        let rev = self.view_revision(c).await?;
+        Ok(self.config.read_at_least(rev, |v| (v.get(key).cloned(), v.revision())).await?)
+    }
+
+    /// Objects under `prefix` (only those with `label`, if given), from the view.
+    pub async fn list(
+        &self,
+        prefix: &KeyPrefix,
+        label: Option<(&str, &str)>,
+        c: Consistency,
+    ) -> Result<(Vec<Resource>, u64), ApiError> {
+        let rev = self.view_revision(c).await?;
+        Ok(self.config.read_at_least(rev, |v| (v.list(prefix, label), v.revision())).await?)
+    }
 }
 
 type Shared = State<Arc<AppState>>;
@@ -384,7 +423,7 @@ async fn get_one(
             let key = t.key(name);
             st.node.state().state_at(rev)?.into_iter().find(|r| r.key == key)
         }
-        None => st.node.get(&t.key(name), consistency(q)?).await?.0,
+        None => st.get(&t.key(name), consistency(q)?).await?.0,
     };
     match res {
         Some(r) => Ok(json_response(
@@ -421,7 +460,7 @@ async fn list(
     q: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
     let (sel, prefix) = selection(t, q)?;
-    let (items, rev) = st.node.list(&prefix, consistency(q)?).await?;
+    let (items, rev) = st.list(&prefix, sel.label(), consistency(q)?).await?;
     let items: Vec<Value> = items
         .iter()
         .map(|r| object::decorate_as(r, &t.api_version(), None))
@@ -578,7 +617,7 @@ async fn patch(
     let key = t.key(name);
     let mut last = None;
     for _ in 0..attempts {
-        let (cur, _) = st.node.get(&key, Consistency::Linearizable).await?;
+        let (cur, _) = st.get(&key, Consistency::Linearizable).await?;
         let cur = cur.ok_or_else(|| ApiError::NotFound(t.subject(name)))?;
         let mut v = object::decorate_as(&cur, &t.api_version(), None);
         let explicit_rv = patch.pointer("/metadata/resourceVersion").is_some();
@@ -666,7 +705,7 @@ async fn watch(
     let (initial, after) = match revision_param(q)? {
         Some(n) if n > 0 => (Vec::new(), n),
         _ => {
-            let (items, rev) = st.node.list(&prefix, consistency(q)?).await?;
+            let (items, rev) = st.list(&prefix, sel.label(), consistency(q)?).await?;
             (items, rev)
         }
     };

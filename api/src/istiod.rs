@@ -15,7 +15,6 @@ use tokio::sync::watch;
 
 use crate::auth::Authenticator;
 use crate::http::{router, AppState};
-use crate::metrics::Metrics;
 
 /// Command-line flags of `istiod`.
 #[derive(Debug, Parser)]
@@ -210,11 +209,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         None => Arc::new(Authenticator::Anonymous),
     };
     let dev_mode = matches!(*auth, Authenticator::Anonymous);
-    let state = Arc::new(AppState {
-        node: node.clone(),
-        metrics: Metrics::default(),
-        shutdown: stop_rx.clone(),
-    });
+    let state = Arc::new(AppState::new(node.clone(), stop_rx.clone()));
     let grpc_server = serve_grpc(
         grpc_listener,
         crate::grpc::service(state.clone(), auth.clone()),

@@ -105,6 +105,14 @@ impl Selector {
         })
     }
 
+    /// The first `key=value` label requirement (answered from the label index).
+    pub fn label(&self) -> Option<(&str, &str)> {
+        self.labels.iter().find_map(|r| match r {
+            Req::Eq(k, v) => Some((k.as_str(), v.as_str())),
+            _ => None,
+        })
+    }
+
     /// Whether `obj` (a decorated object) matches.
     pub fn matches(&self, obj: &Value) -> bool {
         fn label<'a>(obj: &'a Value, k: &str) -> Option<&'a str> {

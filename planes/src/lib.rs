@@ -4,7 +4,14 @@
 //!   registry (groups, versions, plurals, short names) and Istio's validation rules. Shared by
 //!   istiod's API and by `istioctl validate` (offline).
 //!
-//! Later: the `View` framework and the Pilot, Mixer, CA and Broker projections.
+//! - [`view`]: the View framework — `View`, `replay(view, at)`, and the `ViewDriver` that
+//!   keeps a live view current on every member.
+//! - [`config_view`]: the first view, configuration objects indexed by kind, namespace, name
+//!   and labels; it serves the API's typed reads.
+//!
+//! Later: the Pilot, Mixer, CA and Broker projections.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod config_view;
+pub mod view;

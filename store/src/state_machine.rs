@@ -408,6 +408,17 @@ impl Shared {
         Ok(out)
     }
 
+    /// The checkpoint: the compaction point and every resource as of it, in key order.
+    pub fn checkpoint(&self) -> Result<(Revision, Vec<Resource>), StoreError> {
+        let g = self.read();
+        let mut out = Vec::new();
+        for item in g.tree.scan_prefix(CHECKPOINT) {
+            let (_, v) = item?;
+            out.push(decode(&v, "checkpoint resource")?);
+        }
+        Ok((g.compact, out))
+    }
+
     /// Every resource as of `revision`: the checkpoint (state at the compaction point) plus the
     /// retained events up to `revision`, in key order. `Compacted` below the compaction point,
     /// `FutureRevision` above the current revision.

@@ -102,6 +102,52 @@ async fn apply_is_atomic_and_idempotent() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn istioctl_apply_directory_is_one_revision() -> anyhow::Result<()> {
+    let c = Cluster::single(&[]).await?;
+    let dir = tempfile::tempdir()?;
+    let docs: Vec<&str> = BUNDLE.split("---").collect();
+    std::fs::create_dir(dir.path().join("sub"))?;
+    std::fs::write(dir.path().join("a.yaml"), docs[0])?;
+    std::fs::write(dir.path().join("sub/b.yml"), format!("{}---{}", docs[1], docs[2]))?;
+    std::fs::write(dir.path().join("notes.txt"), "not configuration")?;
+    let run = |args: &[&str]| {
+        std::process::Command::new(istio_tests::istioctl_bin())
+            .args(["--server", &c.node(1).url("")])
+            .args(args)
+            .output()
+            .expect("istioctl")
+    };
+    let d = dir.path().to_str().unwrap();
+    let out = run(&["apply", "-f", d]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(text.matches(" created").count(), 3, "{text}");
+    assert!(text.contains("revision 1"), "{text}");
+    let out = run(&["apply", "-f", d]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches(" unchanged").count(), 3, "{text}");
+    assert!(text.contains("revision 1"), "{text}");
+
+    // One bad document anywhere: nothing applied, the error names file, document and field.
+    let bad = docs[1].replace("host: reviews", "host: reviews\n  hostt: typo");
+    std::fs::write(dir.path().join("sub/b.yml"), format!("{bad}---{}", docs[2]))?;
+    std::fs::write(dir.path().join("a.yaml"), docs[0].replace("weight: 80", "weight: 60"))?;
+    let out = run(&["apply", "-f", d]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("b.yml: document 0 (DestinationRule reviews)") && err.contains("spec.hostt"),
+        "{err}"
+    );
+    let s = c.status(1).await?;
+    assert_eq!(
+        s["members"][0]["status"]["applied"]["revision"], 1,
+        "a failed apply wrote something"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn versions_share_one_stored_form_and_discovery_lists_kinds() -> anyhow::Result<()> {
     let c = Cluster::single(&[]).await?;
     let r = apply(&c, BUNDLE).await;

@@ -78,6 +78,41 @@ async fn bad_inputs_get_status_errors_and_write_nothing() -> anyhow::Result<()> 
             "RequestEntityTooLarge",
             None,
         ),
+        (
+            reqwest::Method::POST,
+            VS.into(),
+            {
+                let mut o = object("typo", "v");
+                o["spec"]["http"][0]["route"][0]["destination"]["hostt"] = "x".into();
+                o.to_string().into_bytes()
+            },
+            json_ct,
+            422,
+            "Invalid",
+            Some("spec.http[0].route[0].destination.hostt"),
+        ),
+        (
+            reqwest::Method::POST,
+            VS.into(),
+            {
+                let mut o = object("weights", "v");
+                o["spec"]["http"][0]["route"][0]["weight"] = 30.into();
+                o.to_string().into_bytes()
+            },
+            json_ct,
+            422,
+            "Invalid",
+            None,
+        ),
+        (
+            reqwest::Method::POST,
+            VS.into(),
+            b"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: [x\n".to_vec(),
+            "application/yaml",
+            400,
+            "BadRequest",
+            None,
+        ),
         (reqwest::Method::GET, "/no/such/path".into(), vec![], json_ct, 404, "NotFound", None),
         (reqwest::Method::GET, "/apis/g".into(), vec![], json_ct, 404, "NotFound", None),
         (reqwest::Method::GET, format!("{VS}/missing"), vec![], json_ct, 404, "NotFound", None),

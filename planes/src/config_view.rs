@@ -1,0 +1,115 @@
+//! The first view: every configuration object by kind, namespace and name, with a label index,
+//! serving the API's typed reads.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use istio_store::{Event, KeyPrefix, Resource, ResourceKey, Revision};
+use serde_json::Value;
+
+use crate::view::View;
+
+/// `(group, resource, label key, label value)`.
+type LabelKey = (String, String, String, String);
+
+/// Configuration objects, indexed.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ConfigView {
+    revision: Revision,
+    objects: BTreeMap<ResourceKey, Resource>,
+    labels: HashMap<LabelKey, BTreeSet<ResourceKey>>,
+}
+
+fn labels_of(r: &Resource) -> Vec<(String, String)> {
+    let v: Value = serde_json::from_slice(&r.object).unwrap_or(Value::Null);
+    v.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect()
+        })
+        .unwrap_or_default()
+}
+
+impl ConfigView {
+    fn remove(&mut self, key: &ResourceKey) {
+        if let Some(old) = self.objects.remove(key) {
+            for (k, v) in labels_of(&old) {
+                let lk = (key.group.clone(), key.resource.clone(), k, v);
+                if let Some(set) = self.labels.get_mut(&lk) {
+                    set.remove(key);
+                    if set.is_empty() {
+                        self.labels.remove(&lk);
+                    }
+                }
+            }
+        }
+    }
+
+    fn insert(&mut self, r: Resource) {
+        self.remove(&r.key);
+        for (k, v) in labels_of(&r) {
+            let lk = (r.key.group.clone(), r.key.resource.clone(), k, v);
+            self.labels.entry(lk).or_default().insert(r.key.clone());
+        }
+        self.objects.insert(r.key.clone(), r);
+    }
+
+    /// One object.
+    pub fn get(&self, key: &ResourceKey) -> Option<&Resource> {
+        self.objects.get(key)
+    }
+
+    /// Objects under `prefix`, in key order; with `label = Some((k, v))` only those labelled so
+    /// (answered from the label index).
+    pub fn list(&self, prefix: &KeyPrefix, label: Option<(&str, &str)>) -> Vec<Resource> {
+        if let (Some((k, v)), Some(g), Some(res)) = (label, &prefix.group, &prefix.resource) {
+            let lk = (g.clone(), res.clone(), k.to_owned(), v.to_owned());
+            return self
+                .labels
+                .get(&lk)
+                .into_iter()
+                .flatten()
+                .filter(|key| key.matches(prefix))
+                .filter_map(|key| self.objects.get(key).cloned())
+                .collect();
+        }
+        self.objects.values().filter(|r| r.key.matches(prefix)).cloned().collect()
+    }
+
+    /// Every object, in key order.
+    pub fn all(&self) -> Vec<Resource> {
+        self.objects.values().cloned().collect()
+    }
+
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Whether the view holds no object.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+}
+
+impl View for ConfigView {
+    fn reset(&mut self, revision: Revision, resources: &[Resource]) {
+        *self = ConfigView { revision, ..Default::default() };
+        for r in resources {
+            self.insert(r.clone());
+        }
+    }
+
+    fn apply(&mut self, event: &Event) {
+        for c in &event.changes {
+            match &c.object {
+                Some(o) => self.insert(o.clone()),
+                None => self.remove(&c.key),
+            }
+        }
+        self.revision = event.revision;
+    }
+
+    fn revision(&self) -> Revision {
+        self.revision
+    }
+}
