@@ -213,6 +213,22 @@ pub async fn state(
     Ok(Json(json!({"revision": revision, "stateHash": hash, "items": items})).into_response())
 }
 
+/// `GET /v1/export` (admin): the retained log — checkpoint and events — as framed records
+/// (`istio_store::export`), for `istiod restore`.
+pub async fn export(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    st.node.read_barrier(Consistency::Linearizable).await?;
+    let records = st.node.state().export()?;
+    let body = istio_store::export::to_bytes(&records);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"istio-rs.export\""),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 /// `GET /v1/history/{group}/{kind}/{namespace}/{name}`: every retained event of one object.
 pub async fn history(
     State(st): State<Arc<AppState>>,

@@ -169,7 +169,9 @@ fn required_role(method: &Method, path: &str) -> Option<Role> {
     if path == "/healthz" || path == "/readyz" {
         return None;
     }
-    if (path.starts_with("/v1/cluster/members") && *method != Method::GET) || path == "/v1/rollback"
+    if (path.starts_with("/v1/cluster/members") && *method != Method::GET)
+        || path == "/v1/rollback"
+        || path == "/v1/export"
     {
         return Some(Role::Admin);
     }

@@ -97,6 +97,7 @@ pub fn router(state: Arc<AppState>, auth: Arc<crate::auth::Authenticator>) -> Ro
         .route("/v1/apply", post(apply::apply).fallback(wrong_method))
         .route("/v1/audit", get(audit::audit).fallback(wrong_method))
         .route("/v1/state", get(audit::state).fallback(wrong_method))
+        .route("/v1/export", get(audit::export).fallback(wrong_method))
         .route("/v1/diff", get(timetravel::diff).fallback(wrong_method))
         .route("/v1/rollback", post(timetravel::rollback).fallback(wrong_method))
         .route(

@@ -70,6 +70,25 @@ pub struct Args {
     /// Log format: `text` or `json`.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Maintenance commands (instead of serving).
+    #[command(subcommand)]
+    pub command: Option<Maintenance>,
+}
+
+/// `istiod <command>`: offline maintenance of a data directory.
+#[derive(Debug, clap::Subcommand)]
+pub enum Maintenance {
+    /// Seed a NEW data directory from an export (`istioctl export`, `GET /v1/export`). Restore
+    /// every founding member of the new cluster from the same file, then start them with
+    /// `--peers` (or one member alone).
+    Restore {
+        /// The export file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to create.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 fn parse_peers(s: &str) -> Result<BTreeMap<NodeId, SocketAddr>, String> {
@@ -116,6 +135,21 @@ fn init_tracing(format: &str) {
 pub fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_tracing(&args.log_format);
+    if let Some(Maintenance::Restore { from, data_dir }) = &args.command {
+        let mut f =
+            std::fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
+        let records = istio_store::export::read_all(&mut f)
+            .with_context(|| format!("{} is not a usable export", from.display()))?;
+        let st = istio_store::export::restore(&records, data_dir)?;
+        println!(
+            "restored revision {} (compaction point {}, state hash {}) into {}",
+            st.revision,
+            st.compact_revision,
+            st.state_hash,
+            data_dir.display()
+        );
+        return Ok(());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(run(args))
 }

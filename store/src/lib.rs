@@ -8,12 +8,14 @@
 //! - [`log_store`]: the Raft log on sled (group-committed flushes).
 //! - [`state_machine`]: resources, events, idempotency table, snapshots.
 //! - [`network`]: the peer transport over tonic, client and server.
+//! - [`export`]: backups — export the retained log, restore a fresh data directory.
 //! - [`node`]: [`StoreNode`], the handle the rest of istiod uses (writes with leader
 //!   forwarding, linearizable reads, watches, membership, compaction).
 #![forbid(unsafe_code)]
 
 pub mod codec;
 pub mod error;
+pub mod export;
 pub mod log_store;
 pub mod network;
 pub mod node;

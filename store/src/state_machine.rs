@@ -480,6 +480,96 @@ impl Shared {
     }
 }
 
+/// The export records of the current state: header, checkpoint, retained events, trailer —
+/// read under one lock, so they are consistent.
+impl Shared {
+    /// A consistent export of the retained log (see [`crate::export`]).
+    pub fn export(&self) -> Result<Vec<crate::export::Record>, StoreError> {
+        use crate::export::Record;
+        let g = self.read();
+        let mut out = vec![Record::Header {
+            compact_revision: g.compact,
+            revision: g.revision,
+            state_hash: hash_hex(&g.hash),
+        }];
+        let mut n_cp = 0;
+        for item in g.tree.scan_prefix(CHECKPOINT) {
+            let (_, v) = item?;
+            out.push(Record::Checkpoint(decode(&v, "checkpoint resource")?));
+            n_cp += 1;
+        }
+        let mut n_ev = 0;
+        for item in g.tree.scan_prefix(EVT) {
+            let (_, v) = item?;
+            out.push(Record::Event(decode(&v, "event")?));
+            n_ev += 1;
+        }
+        out.push(Record::Trailer { checkpoint: n_cp, events: n_ev });
+        Ok(out)
+    }
+}
+
+/// Writes generation 0 of a fresh state machine from export records (see
+/// [`crate::export::restore`]): checkpoint, events, and the resources they fold to. The state
+/// hash must come out equal to the exported one.
+pub fn seed(db: &sled::Db, records: &[crate::export::Record]) -> Result<AppliedState, StoreError> {
+    use crate::export::Record;
+    let Some(Record::Header { compact_revision, revision, state_hash }) = records.first() else {
+        return Err(StoreError::Corrupt { what: "export", reason: "no header".into() });
+    };
+    let tree = db.open_tree("sm_0")?;
+    if !tree.is_empty() {
+        return Err(StoreError::Invalid("the state machine is not empty".into()));
+    }
+    let mut state: std::collections::BTreeMap<Vec<u8>, Resource> = Default::default();
+    let mut batch = sled::Batch::default();
+    for r in records {
+        match r {
+            Record::Checkpoint(res) => {
+                let kb = resource_key_bytes(&res.key);
+                batch.insert([CHECKPOINT, &kb[RES.len()..]].concat(), encode(res));
+                state.insert(kb, res.clone());
+            }
+            Record::Event(ev) => {
+                batch.insert([EVT, &ev.revision.to_be_bytes()].concat(), encode(ev));
+                for c in &ev.changes {
+                    let kb = resource_key_bytes(&c.key);
+                    match &c.object {
+                        Some(o) => state.insert(kb, o.clone()),
+                        None => state.remove(&kb),
+                    };
+                }
+            }
+            Record::Header { .. } | Record::Trailer { .. } => {}
+        }
+    }
+    let mut hash = [0u8; 16];
+    for (kb, res) in &state {
+        let rec = encode(res);
+        xor(&mut hash, &resource_hash(kb, &rec));
+        batch.insert(kb.clone(), rec);
+    }
+    if hash_hex(&hash) != *state_hash {
+        return Err(StoreError::Corrupt {
+            what: "export",
+            reason: format!(
+                "the export says state hash {state_hash}, its contents hash to {}",
+                hash_hex(&hash)
+            ),
+        });
+    }
+    batch.insert(REVISION, encode(revision));
+    batch.insert(COMPACT, encode(compact_revision));
+    batch.insert(HASH, encode(&hash));
+    tree.apply_batch(batch)?;
+    Ok(AppliedState {
+        applied_index: 0,
+        revision: *revision,
+        compact_revision: *compact_revision,
+        state_hash: hash_hex(&hash),
+    })
+}
+
 /// The openraft state machine handle.
 #[derive(Clone)]
 pub struct StateMachine {

@@ -212,7 +212,11 @@ pub const VS: &str = "/apis/networking.istio.io/v1/namespaces/default/virtualser
 impl Cluster {
     /// Starts `n` members with `--peers` and `args`, and waits for a leader.
     pub async fn start(n: u64, args: &[&str]) -> Result<Self> {
-        let root = tempfile::tempdir()?;
+        Self::start_in(tempfile::tempdir()?, n, args).await
+    }
+
+    /// Like [`Cluster::start`], with member data dirs `root/node<id>` (which may be seeded).
+    pub async fn start_in(root: tempfile::TempDir, n: u64, args: &[&str]) -> Result<Self> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut nodes: Vec<Istiod> =
             (1..=n).map(|id| Istiod::new(root.path(), id, args.clone())).collect();

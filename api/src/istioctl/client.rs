@@ -89,6 +89,22 @@ impl Client {
         .map(|_| ())
     }
 
+    /// `GET path` as raw bytes.
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp =
+            req.send().await.with_context(|| format!("cannot reach istiod at {}", self.server))?;
+        if !resp.status().is_success() {
+            let code = resp.status();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            bail!("{} ({code})", status_message(&body));
+        }
+        Ok(resp.bytes().await.context("export interrupted")?.to_vec())
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
         self.send(self.http.post(self.url(path)).json(body)).await

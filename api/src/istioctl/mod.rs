@@ -10,6 +10,7 @@ mod files;
 mod table;
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
@@ -142,6 +143,12 @@ pub enum Command {
         /// Only this namespace.
         #[arg(short = 'n', long)]
         namespace: Option<String>,
+    },
+    /// Save the retained log (checkpoint + events) for `istiod restore` (admin).
+    Export {
+        /// Output file.
+        #[arg(short = 'o', long)]
+        output: PathBuf,
     },
     /// The audit log: who changed what, when, from where.
     Audit {
@@ -492,6 +499,13 @@ async fn run(cli: Cli) -> Result<i32> {
                 )?;
             }
             writeln!(out, "revision {} restores revision {to_revision}", res["revision"])?;
+            Ok(0)
+        }
+        Command::Export { output } => {
+            let bytes = client.get_bytes("/v1/export").await?;
+            std::fs::write(&output, &bytes)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            writeln!(out, "wrote {} bytes to {}", bytes.len(), output.display())?;
             Ok(0)
         }
         Command::Audit { from, to, kind, namespace, name, actor, verb, limit, follow, output } => {
