@@ -61,6 +61,10 @@ pub struct Args {
     /// Events retained in the event log before compaction.
     #[arg(long, default_value_t = 100_000)]
     pub retain_revisions: u64,
+    /// Also retain events younger than this (e.g. `24h`, `30m`, `7d`): an event is kept while it
+    /// is among the last `--retain-revisions` or younger than `--retain-for`.
+    #[arg(long, value_parser = parse_duration)]
+    pub retain_for: Option<Duration>,
     /// Raft heartbeat interval in ms.
     #[arg(long, default_value_t = 50)]
     pub heartbeat_ms: u64,
@@ -114,6 +118,32 @@ fn parse_peers(s: &str) -> Result<BTreeMap<NodeId, SocketAddr>, String> {
         return Err("no peers given".into());
     }
     Ok(out)
+}
+
+/// `90s`, `30m`, `24h`, `7d`, or sums like `1h30m`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(format!("{s:?}: unknown unit {c:?}; use s, m, h or d (e.g. 24h)")),
+        };
+        let n: u64 = num.parse().map_err(|_| format!("{s:?}: expected a number before {c:?}"))?;
+        total += n * unit;
+        num.clear();
+    }
+    if !num.is_empty() || total == 0 {
+        return Err(format!("{s:?} is not a positive duration like 90s, 30m, 24h or 7d"));
+    }
+    Ok(Duration::from_secs(total))
 }
 
 fn init_tracing(format: &str) {
@@ -211,6 +241,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         snapshot_logs: args.snapshot_logs,
         snapshot_keep_logs: args.snapshot_keep_logs,
         retain_revisions: args.retain_revisions,
+        retain_for: args.retain_for,
         heartbeat: Duration::from_millis(args.heartbeat_ms),
         election_timeout: Duration::from_millis(args.election_timeout_ms),
         ..StoreConfig::new(args.id, &args.data_dir)
@@ -354,5 +385,24 @@ async fn join(node: Arc<StoreNode>, url: String, token: Option<String>) {
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_peers() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        for bad in ["", "10", "5x", "0s", "h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_peers("1=127.0.0.1:1,2=127.0.0.1:2").unwrap().len(), 2);
+        for bad in ["1", "x=127.0.0.1:1", "0=127.0.0.1:1", "1=a:b", "1=127.0.0.1:1,1=127.0.0.1:2"] {
+            assert!(parse_peers(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -46,6 +46,9 @@ pub struct StoreConfig {
     pub snapshot_keep_logs: u64,
     /// Events retained before compaction folds them away.
     pub retain_revisions: u64,
+    /// Events younger than this are retained even beyond `retain_revisions` (an event is kept
+    /// while it is among the last `retain_revisions` OR younger than `retain_for`).
+    pub retain_for: Option<Duration>,
     /// How long an idempotency key is remembered.
     pub dedup_window: Duration,
     /// Raft heartbeat interval.
@@ -68,6 +71,7 @@ impl StoreConfig {
             snapshot_logs: 10_000,
             snapshot_keep_logs: 1_000,
             retain_revisions: 100_000,
+            retain_for: None,
             dedup_window: Duration::from_secs(600),
             heartbeat: Duration::from_millis(50),
             election_timeout: Duration::from_millis(300),
@@ -275,7 +279,15 @@ impl StoreNode {
                 continue;
             }
             let st = n.sm.applied_state();
-            let excess = st.revision.saturating_sub(st.compact_revision + n.cfg.retain_revisions);
+            let mut target = st.revision.saturating_sub(n.cfg.retain_revisions);
+            if let Some(d) = n.cfg.retain_for {
+                let cutoff = now_ms() - d.as_millis() as i64;
+                match n.sm.last_revision_before(cutoff, target) {
+                    Ok(r) => target = target.min(r),
+                    Err(e) => tracing::warn!(error = %e, "compaction: cannot read event times"),
+                }
+            }
+            let excess = target.saturating_sub(st.compact_revision);
             let prune = last_dedup_prune.elapsed() > n.cfg.dedup_window / 10;
             if excess == 0 && !prune {
                 continue;
@@ -288,7 +300,7 @@ impl StoreNode {
                 verb: "compact".into(),
                 restores: None,
                 op: CommandOp::Compact {
-                    revision: st.revision.saturating_sub(n.cfg.retain_revisions),
+                    revision: target.max(st.compact_revision),
                     dedup_before_ms: now_ms() - n.cfg.dedup_window.as_millis() as i64,
                 },
             };

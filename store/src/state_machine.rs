@@ -408,6 +408,29 @@ impl Shared {
         Ok(out)
     }
 
+    /// The last revision, at most `limit`, whose event is older than `cutoff_ms` (or the
+    /// compaction point if none is).
+    pub fn last_revision_before(
+        &self,
+        cutoff_ms: i64,
+        limit: Revision,
+    ) -> Result<Revision, StoreError> {
+        let g = self.read();
+        let mut last = g.compact;
+        for item in g.tree.range([EVT, &(g.compact + 1).to_be_bytes()].concat()..) {
+            let (k, v) = item?;
+            if !k.starts_with(EVT) {
+                break;
+            }
+            let ev: Event = decode(&v, "event")?;
+            if ev.revision > limit || ev.time_ms >= cutoff_ms {
+                break;
+            }
+            last = ev.revision;
+        }
+        Ok(last)
+    }
+
     /// The checkpoint: the compaction point and every resource as of it, in key order.
     pub fn checkpoint(&self) -> Result<(Revision, Vec<Resource>), StoreError> {
         let g = self.read();
@@ -1004,6 +1027,24 @@ mod tests {
             let got = f.sm.shared.state_at(n as u64).unwrap();
             assert_eq!(&got, want, "after compaction, at {n}");
         }
+    }
+
+    #[tokio::test]
+    async fn last_revision_before_a_time() {
+        let mut f = open();
+        for t in [100, 200, 300, 400] {
+            let mut c = cmd(
+                &format!("t{t}"),
+                CommandOp::Txn(Txn { preconditions: vec![], ops: vec![put("a", "x")] }),
+            );
+            c.time_ms = t;
+            f.apply(c).await;
+        }
+        let sh = &f.sm.shared;
+        assert_eq!(sh.last_revision_before(250, 10).unwrap(), 2);
+        assert_eq!(sh.last_revision_before(250, 1).unwrap(), 1, "bounded by the limit");
+        assert_eq!(sh.last_revision_before(50, 10).unwrap(), 0);
+        assert_eq!(sh.last_revision_before(1_000, 10).unwrap(), 4);
     }
 
     #[tokio::test]
