@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-/// The `istiod` binary, built once per test process with the same profile as the tests.
+/// The `istiod` binary, built (with every other binary of istio-api, `istioctl` included) once
+/// per test process with the same profile as the tests.
 pub fn istiod_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "-q", "-p", "istio-api", "--bin", "istiod", "--manifest-path"])
+        cmd.args(["build", "-q", "-p", "istio-api", "--bins", "--manifest-path"])
             .arg(&manifest);
         if !cfg!(debug_assertions) {
             cmd.arg("--release");
@@ -35,7 +36,9 @@ pub fn istiod_bin() -> &'static Path {
 
 /// The `istioctl` binary (built together with istiod by [`istiod_bin`]).
 pub fn istioctl_bin() -> PathBuf {
-    istiod_bin().with_file_name("istioctl")
+    let bin = istiod_bin().with_file_name("istioctl");
+    assert!(bin.exists(), "istioctl not found at {}", bin.display());
+    bin
 }
 
 /// A free loopback port (bound and released; good enough for tests).
