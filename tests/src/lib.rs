@@ -18,8 +18,7 @@ pub fn istiod_bin() -> &'static Path {
     BIN.get_or_init(|| {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "-q", "-p", "istio-api", "--bins", "--manifest-path"])
-            .arg(&manifest);
+        cmd.args(["build", "-q", "-p", "istio-api", "--bins", "--manifest-path"]).arg(&manifest);
         if !cfg!(debug_assertions) {
             cmd.arg("--release");
         }
@@ -278,6 +277,27 @@ impl Cluster {
     /// Waits until every running member agrees on a leader that is itself running and
     /// ready; returns its id.
     pub async fn wait_leader(&self, timeout: Duration) -> Result<u64> {
+        self.with_logs(self.wait_leader_inner(timeout).await)
+    }
+
+    /// Adds the tail of every member's log to an error, so a failed wait explains itself.
+    pub fn with_logs<T>(&self, r: Result<T>) -> Result<T> {
+        r.map_err(|e| {
+            let mut msg = format!("{e:#}");
+            for n in &self.nodes {
+                let log = n.log();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                msg.push_str(&format!("\n---- istiod {} log (tail) ----\n", n.id));
+                for l in tail.into_iter().rev() {
+                    msg.push_str(l);
+                    msg.push('\n');
+                }
+            }
+            anyhow::anyhow!(msg)
+        })
+    }
+
+    async fn wait_leader_inner(&self, timeout: Duration) -> Result<u64> {
         wait_for(timeout, "a leader that every running member agrees on", || async {
             let mut leader = None;
             for n in self.nodes.iter().filter(|n| n.running()) {
@@ -299,6 +319,10 @@ impl Cluster {
     /// Waits until every running member has applied the same revision with the same state
     /// hash; returns `(revision, hash)`.
     pub async fn wait_converged(&self, timeout: Duration) -> Result<(u64, String)> {
+        self.with_logs(self.wait_converged_inner(timeout).await)
+    }
+
+    async fn wait_converged_inner(&self, timeout: Duration) -> Result<(u64, String)> {
         wait_for(timeout, "all running members at the same revision and state hash", || async {
             let mut seen: Option<(u64, String)> = None;
             for n in self.nodes.iter().filter(|n| n.running()) {
