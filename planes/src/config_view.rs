@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use istio_store::{Event, KeyPrefix, Resource, ResourceKey, Revision};
-use serde_json::Value;
 
 use crate::view::View;
 
@@ -16,23 +15,37 @@ type LabelKey = (String, String, String, String);
 pub struct ConfigView {
     revision: Revision,
     objects: BTreeMap<ResourceKey, Resource>,
+    /// Each object's labels, kept so removal need not parse the object again.
+    object_labels: HashMap<ResourceKey, Vec<(String, String)>>,
     labels: HashMap<LabelKey, BTreeSet<ResourceKey>>,
 }
 
+#[derive(serde::Deserialize)]
+struct Obj<'a> {
+    #[serde(borrow, default)]
+    metadata: Option<Meta<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Meta<'a> {
+    #[serde(borrow, default)]
+    labels: Option<BTreeMap<std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>>>,
+}
+
+/// The object's `metadata.labels`, decoded without building the rest of the object.
 fn labels_of(r: &Resource) -> Vec<(String, String)> {
-    let v: Value = serde_json::from_slice(&r.object).unwrap_or(Value::Null);
-    v.pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned()))).collect()
-        })
-        .unwrap_or_default()
+    match serde_json::from_slice::<Obj<'_>>(&r.object) {
+        Ok(Obj { metadata: Some(Meta { labels: Some(l) }) }) => {
+            l.into_iter().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 impl ConfigView {
     fn remove(&mut self, key: &ResourceKey) {
-        if let Some(old) = self.objects.remove(key) {
-            for (k, v) in labels_of(&old) {
+        if self.objects.remove(key).is_some() {
+            for (k, v) in self.object_labels.remove(key).unwrap_or_default() {
                 let lk = (key.group.clone(), key.resource.clone(), k, v);
                 if let Some(set) = self.labels.get_mut(&lk) {
                     set.remove(key);
@@ -46,9 +59,13 @@ impl ConfigView {
 
     fn insert(&mut self, r: Resource) {
         self.remove(&r.key);
-        for (k, v) in labels_of(&r) {
-            let lk = (r.key.group.clone(), r.key.resource.clone(), k, v);
+        let labels = labels_of(&r);
+        for (k, v) in &labels {
+            let lk = (r.key.group.clone(), r.key.resource.clone(), k.clone(), v.clone());
             self.labels.entry(lk).or_default().insert(r.key.clone());
+        }
+        if !labels.is_empty() {
+            self.object_labels.insert(r.key.clone(), labels);
         }
         self.objects.insert(r.key.clone(), r);
     }
