@@ -118,6 +118,8 @@ async fn audit_and_history() -> anyhow::Result<()> {
         text.starts_with("REVISION") && text.contains("VirtualService default/reviews (DELETED)"),
         "{text}"
     );
+    let out = run(&["completion", "bash"]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("_istioctl"));
     let out = run(&["history", "vs", "reviews"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -65,9 +65,23 @@ async fn join_then_remove_while_serving() -> anyhow::Result<()> {
     let s4 = c.status(4).await?;
     assert_eq!(voters(&s4), vec![1, 2, 3, 4], "member 4's own view: {s4}");
 
-    // Remove member 3, asking a different member than the leader might be.
-    let r = c.client.delete(c.node(4).url("/v1/cluster/members/3")).send().await?;
-    assert!(r.status().is_success(), "remove: {}", r.text().await?);
+    // istioctl shows the four members; remove member 3 with it, through member 4.
+    let istioctl = |id: u64, args: &[&str]| {
+        std::process::Command::new(istio_tests::istioctl_bin())
+            .args(["--server", &c.node(id).url("")])
+            .args(args)
+            .output()
+            .expect("istioctl")
+    };
+    let out = istioctl(1, &["cluster", "status"]);
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        table.starts_with("ID") && table.contains("leader") && table.lines().count() == 6,
+        "{table}"
+    );
+    let out = istioctl(4, &["cluster", "remove", "3"]);
+    assert!(out.status.success(), "{out:?}");
     wait_for(Duration::from_secs(30), "member 3 removed", || async {
         let s = c.status(1).await.ok()?;
         (voters(&s) == vec![1, 2, 4]).then_some(())
