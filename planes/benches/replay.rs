@@ -13,6 +13,10 @@ use istio_store::{Command, CommandOp, Op, ResourceKey, Txn};
 use openraft::storage::RaftStateMachine;
 use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
 
+/// The allocator istiod uses too (glibc malloc fragments badly under sled's workload).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const KEYS: u64 = 10_000;
 
 fn object(i: u64, gen: u64) -> Vec<u8> {
@@ -63,6 +67,9 @@ async fn build(n: u64) -> (tempfile::TempDir, StateMachine) {
             .collect();
         sm.apply(batch).await.expect("apply");
     }
+    // Let sled write everything back before measuring, so its background flushing does not
+    // compete with the measured reads.
+    db.flush().expect("flush");
     (dir, sm)
 }
 

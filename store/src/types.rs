@@ -106,6 +106,8 @@ pub struct Resource {
     /// Where it lives.
     pub key: ResourceKey,
     /// The object itself, as the API layer encoded it (JSON); opaque to the store.
+    /// (Encoded as bytes, not a sequence of numbers: the same bincode layout, decoded by copy.)
+    #[serde(with = "serde_bytes")]
     pub object: Vec<u8>,
     /// Revision of the txn that created it.
     pub create_revision: Revision,
@@ -147,6 +149,7 @@ pub enum Op {
         /// Target key.
         key: ResourceKey,
         /// Encoded object.
+        #[serde(with = "serde_bytes")]
         object: Vec<u8>,
     },
     /// Remove the object at `key`; the txn fails with `NotFound` if there is none.
