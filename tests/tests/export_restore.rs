@@ -18,13 +18,20 @@ async fn export_then_restore_is_identical() -> anyhow::Result<()> {
         let r = src.client.delete(src.node(2).url(&format!("{VS}/o{i}"))).send().await?;
         assert!(r.status().is_success());
     }
-    wait_for(Duration::from_secs(20), "compaction", || async {
-        let s = src.status(1).await.ok()?;
-        let m = s["members"].as_array()?.iter().find(|m| m["id"] == 1)?.clone();
-        (m["status"]["applied"]["compactRevision"].as_u64()? > 0).then_some(())
+    // Wait for the steady state: compacted to exactly 10 revisions behind on every member, so
+    // nothing changes between the audit read, the export and the comparison.
+    let (rev, hash) = src.wait_converged(Duration::from_secs(60)).await?;
+    wait_for(Duration::from_secs(60), "compaction to revision - 10 everywhere", || async {
+        for id in 1..=3 {
+            let s = src.status(id).await.ok()?;
+            let m = s["members"].as_array()?.iter().find(|m| m["id"] == id)?.clone();
+            if m["status"]["applied"]["compactRevision"].as_u64()? != rev - 10 {
+                return None;
+            }
+        }
+        Some(())
     })
     .await?;
-    let (rev, hash) = src.wait_converged(Duration::from_secs(20)).await?;
     let audit: Value = src.client.get(src.node(1).url("/v1/audit")).send().await?.json().await?;
 
     let dir = tempfile::tempdir()?;
