@@ -109,6 +109,40 @@ impl Istiod {
         self.child = Some(child);
     }
 
+    /// Waits until the process serves (its log says so). `Ok(false)` when it exited because a
+    /// port was taken — ports come from [`free_addr`], which can race with other tests — so
+    /// the caller can pick new ports and try again.
+    pub async fn wait_serving(&mut self) -> Result<bool> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if self.log().contains("istiod serving") {
+                return Ok(true);
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Some(status) = c.try_wait()? {
+                    self.child = None;
+                    let log = self.log();
+                    if log.contains("cannot listen on") {
+                        return Ok(false);
+                    }
+                    bail!("istiod {} exited with {status} at start-up:\n{log}", self.id);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("istiod {} did not start serving within 30s:\n{}", self.id, self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// New ports (after a port clash) and a fresh log.
+    fn new_ports(&mut self) {
+        self.http = free_addr();
+        self.raft = free_addr();
+        self.grpc = free_addr();
+        let _ = std::fs::remove_file(&self.log);
+    }
+
     /// Whether the process is running (as far as we started it).
     pub fn running(&self) -> bool {
         self.child.is_some()
@@ -222,16 +256,41 @@ impl Cluster {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut nodes: Vec<Istiod> =
             (1..=n).map(|id| Istiod::new(root.path(), id, args.clone())).collect();
-        let peers =
-            nodes.iter().map(|m| format!("{}={}", m.id, m.raft)).collect::<Vec<_>>().join(",");
-        for m in &mut nodes {
-            m.args.push("--peers".into());
-            m.args.push(peers.clone());
-            m.start();
-        }
+        Self::launch(&mut nodes, &args, true).await?;
         let c = Self { nodes, client: client(), root };
         c.wait_leader(Duration::from_secs(20)).await?;
         Ok(c)
+    }
+
+    /// Starts every member (with `--peers` when `peers`), retrying on fresh ports when one
+    /// could not be bound.
+    async fn launch(nodes: &mut [Istiod], args: &[String], peers: bool) -> Result<()> {
+        for attempt in 0..5 {
+            if attempt > 0 {
+                for m in nodes.iter_mut() {
+                    m.kill();
+                    m.new_ports();
+                }
+            }
+            let list =
+                nodes.iter().map(|m| format!("{}={}", m.id, m.raft)).collect::<Vec<_>>().join(",");
+            for m in nodes.iter_mut() {
+                m.args = args.to_vec();
+                if peers {
+                    m.args.push("--peers".into());
+                    m.args.push(list.clone());
+                }
+                m.start();
+            }
+            let mut all = true;
+            for m in nodes.iter_mut() {
+                all &= m.wait_serving().await?;
+            }
+            if all {
+                return Ok(());
+            }
+        }
+        bail!("could not find free ports for the cluster in 5 attempts")
     }
 
     /// A cluster of one node started with `args` and no `--peers` (the dev default).
@@ -242,8 +301,10 @@ impl Cluster {
     /// Like [`Cluster::single`], with `token` sent as bearer token on every harness request.
     pub async fn single_as(args: &[&str], token: Option<&str>) -> Result<Self> {
         let root = tempfile::tempdir()?;
-        let mut node = Istiod::new(root.path(), 1, args.iter().map(|s| s.to_string()).collect());
-        node.start();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut nodes = vec![Istiod::new(root.path(), 1, args.clone())];
+        Self::launch(&mut nodes, &args, false).await?;
+        let node = nodes.remove(0);
         let client = match token {
             Some(t) => client_with_token(t),
             None => client(),
