@@ -28,19 +28,8 @@ impl Client {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value> {
-        let req = match &self.token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
-        };
-        let resp =
-            req.send().await.with_context(|| format!("cannot reach istiod at {}", self.server))?;
-        let code = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if !code.is_success() {
-            bail!("{} ({})", status_message(&body), code);
-        }
-        Ok(body)
+        let text = self.checked(req).await?.text().await.context("response interrupted")?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     fn url(&self, path: &str) -> String {
@@ -89,19 +78,26 @@ impl Client {
         .map(|_| ())
     }
 
-    /// `GET path` as raw bytes.
-    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
-        let mut req = self.http.get(self.url(path));
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
+    /// Sends `req` with the token; a non-2xx answer becomes an error rendered from its Status.
+    async fn checked(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
         let resp =
             req.send().await.with_context(|| format!("cannot reach istiod at {}", self.server))?;
-        if !resp.status().is_success() {
-            let code = resp.status();
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let code = resp.status();
+        if !code.is_success() {
+            let text = resp.text().await.unwrap_or_default();
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
             bail!("{} ({code})", status_message(&body));
         }
+        Ok(resp)
+    }
+
+    /// `GET path` as raw bytes.
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let resp = self.checked(self.http.get(self.url(path))).await?;
         Ok(resp.bytes().await.context("export interrupted")?.to_vec())
     }
 
@@ -123,22 +119,12 @@ impl Client {
         mut f: impl FnMut(Value),
     ) -> Result<()> {
         use futures::StreamExt;
-        let mut req = self
+        let req = self
             .http
             .get(self.url(path))
             .query(query)
             .timeout(std::time::Duration::from_secs(365 * 86_400));
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        let resp =
-            req.send().await.with_context(|| format!("cannot reach istiod at {}", self.server))?;
-        if !resp.status().is_success() {
-            let code = resp.status();
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
-            bail!("{} ({code})", status_message(&body));
-        }
-        let mut stream = resp.bytes_stream();
+        let mut stream = self.checked(req).await?.bytes_stream();
         let mut buf = Vec::new();
         while let Some(chunk) = stream.next().await {
             buf.extend_from_slice(&chunk.context("stream interrupted")?);

@@ -601,6 +601,9 @@ fn strip_server_fields(v: &Value) -> Value {
 /// Renders a `Status` body as an error message: its message, or — when it lists causes — a
 /// heading and one line per cause.
 fn status_message(v: &Value) -> String {
+    if let Some(text) = v.as_str().filter(|t| !t.trim().is_empty()) {
+        return text.trim().to_owned();
+    }
     let msg = v["message"].as_str().unwrap_or("request failed").to_owned();
     let Some(causes) = v["details"]["causes"].as_array().filter(|c| !c.is_empty()) else {
         return msg;
