@@ -92,10 +92,10 @@ impl Filter {
 }
 
 fn change_json(c: &Change) -> Value {
-    let info = config::KINDS.iter().find(|k| k.group == c.key.group && k.plural == c.key.resource);
+    let info = object::kind_of(&c.key);
     let api_version = info.map_or_else(String::new, |k| k.preferred_api_version());
     let render = |r: &Option<istio_store::Resource>| {
-        r.as_ref().map_or(Value::Null, |r| object::decorate_as(r, &api_version, None))
+        r.as_ref().map_or(Value::Null, |r| object::decorate_preferred(r, None))
     };
     json!({
         "type": c.kind.as_str(),
@@ -200,16 +200,7 @@ pub async fn state(
     };
     let resources = st.node.state().state_at(revision)?;
     let hash = istio_store::state_machine::Shared::hash_of(&resources);
-    let items: Vec<Value> = resources
-        .iter()
-        .map(|r| {
-            let api_version = config::KINDS
-                .iter()
-                .find(|k| k.group == r.key.group && k.plural == r.key.resource)
-                .map_or_else(String::new, |k| k.preferred_api_version());
-            object::decorate_as(r, &api_version, None)
-        })
-        .collect();
+    let items: Vec<Value> = resources.iter().map(|r| object::decorate_preferred(r, None)).collect();
     Ok(Json(json!({"revision": revision, "stateHash": hash, "items": items})).into_response())
 }
 

@@ -95,11 +95,7 @@ fn target(info: &'static KindInfo, namespace: &str) -> Result<Target, Status> {
 }
 
 fn obj(r: &Resource, resource_version: Option<u64>) -> Object {
-    let api_version = config::KINDS
-        .iter()
-        .find(|k| k.group == r.key.group && k.plural == r.key.resource)
-        .map_or_else(String::new, |k| k.preferred_api_version());
-    Object { json: object::decorate_as(r, &api_version, resource_version).to_string() }
+    Object { json: object::decorate_preferred(r, resource_version).to_string() }
 }
 
 fn idempotency(key: &str) -> Result<HeaderMap, Status> {

@@ -358,6 +358,18 @@ pub fn decorate_as(r: &Resource, api_version: &str, resource_version: Option<u64
     v
 }
 
+/// The served kind a stored key belongs to.
+pub fn kind_of(key: &ResourceKey) -> Option<&'static KindInfo> {
+    config::KINDS.iter().find(|k| k.group == key.group && k.plural == key.resource)
+}
+
+/// The stored object as served at its kind's preferred version (see [`decorate_as`]); for
+/// responses that are not addressed to one served version (audit, state, diff, gRPC).
+pub fn decorate_preferred(r: &Resource, resource_version: Option<u64>) -> Value {
+    let api_version = kind_of(&r.key).map_or_else(String::new, |k| k.preferred_api_version());
+    decorate_as(r, &api_version, resource_version)
+}
+
 /// The stored object with its server-owned metadata filled in (stored `apiVersion`).
 pub fn decorate(r: &Resource, resource_version: Option<u64>) -> Value {
     let mut v: Value = serde_json::from_slice(&r.object).unwrap_or_else(|e| {

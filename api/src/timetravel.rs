@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use istio_planes::config::{self, KindInfo};
+use istio_planes::config::KindInfo;
 use istio_store::{Consistency, Op, Precondition, Resource, ResourceKey, Txn, TxnOutcome};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -37,13 +37,8 @@ impl Scope {
     }
 }
 
-fn info_of(k: &ResourceKey) -> Option<&'static KindInfo> {
-    config::KINDS.iter().find(|i| i.group == k.group && i.plural == k.resource)
-}
-
 fn render(r: &Resource) -> Value {
-    let api_version = info_of(&r.key).map_or_else(String::new, |i| i.preferred_api_version());
-    object::decorate_as(r, &api_version, None)
+    object::decorate_preferred(r, None)
 }
 
 fn by_key(rs: Vec<Resource>, scope: &Scope) -> BTreeMap<ResourceKey, Resource> {
@@ -52,8 +47,8 @@ fn by_key(rs: Vec<Resource>, scope: &Scope) -> BTreeMap<ResourceKey, Resource> {
 
 fn describe(k: &ResourceKey) -> Value {
     json!({
-        "apiVersion": info_of(k).map_or_else(String::new, |i| i.preferred_api_version()),
-        "kind": info_of(k).map_or(k.resource.as_str(), |i| i.kind),
+        "apiVersion": object::kind_of(k).map_or_else(String::new, |i| i.preferred_api_version()),
+        "kind": object::kind_of(k).map_or(k.resource.as_str(), |i| i.kind),
         "namespace": k.namespace,
         "name": k.name,
     })
