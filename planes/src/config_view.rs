@@ -1,23 +1,83 @@
 //! The first view: every configuration object by kind, namespace and name, with a label index,
 //! serving the API's typed reads.
+//!
+//! Objects are grouped per kind (`group`, `resource`) and kept in `(namespace, name)` order, so
+//! folding an event touches one small map. A kind's label index is built the first time a
+//! label selector asks about that kind and is kept current from then on; until then folding an
+//! event never parses the object, which keeps replay cheap.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
 
-use istio_store::{Event, KeyPrefix, Resource, ResourceKey, Revision};
+use istio_store::{EventRef, KeyPrefix, KeyRef, Resource, ResourceKey, ResourceRef, Revision};
 
 use crate::view::View;
 
-/// `(group, resource, label key, label value)`.
-type LabelKey = (String, String, String, String);
+/// `(namespace, name)` within one kind.
+type Id = (String, String);
+/// `(label key, label value)`.
+type Label = (String, String);
 
 /// Configuration objects, indexed.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default)]
 pub struct ConfigView {
     revision: Revision,
-    objects: BTreeMap<ResourceKey, Resource>,
-    /// Each object's labels, kept so removal need not parse the object again.
-    object_labels: HashMap<ResourceKey, Vec<(String, String)>>,
-    labels: HashMap<LabelKey, BTreeSet<ResourceKey>>,
+    /// group -> resource -> kind. Nested maps, so lookups borrow the event's strings.
+    kinds: BTreeMap<String, BTreeMap<String, Kind>>,
+}
+
+/// namespace -> name -> object.
+type Objects = BTreeMap<String, BTreeMap<String, Resource>>;
+
+#[derive(Debug, Default)]
+struct Kind {
+    objects: Objects,
+    /// Built on the first label query for this kind, then maintained by every fold.
+    labels: Mutex<Option<LabelIndex>>,
+}
+
+impl Kind {
+    fn label_index(&mut self) -> Option<&mut LabelIndex> {
+        self.labels.get_mut().unwrap_or_else(|p| p.into_inner()).as_mut()
+    }
+}
+
+#[derive(Debug, Default)]
+struct LabelIndex {
+    by_label: HashMap<Label, BTreeSet<Id>>,
+    of_object: HashMap<Id, Vec<Label>>,
+}
+
+impl LabelIndex {
+    fn build(objects: &Objects) -> Self {
+        let mut index = LabelIndex::default();
+        for r in objects.values().flat_map(BTreeMap::values) {
+            index.add(&id_of(r.key.as_ref()), &r.object);
+        }
+        index
+    }
+
+    fn add(&mut self, id: &Id, object: &[u8]) {
+        let labels = labels_of(object);
+        if labels.is_empty() {
+            return;
+        }
+        for l in &labels {
+            self.by_label.entry(l.clone()).or_default().insert(id.clone());
+        }
+        self.of_object.insert(id.clone(), labels);
+    }
+
+    fn remove(&mut self, id: &Id) {
+        for l in self.of_object.remove(id).unwrap_or_default() {
+            if let Some(set) = self.by_label.get_mut(&l) {
+                set.remove(id);
+                if set.is_empty() {
+                    self.by_label.remove(&l);
+                }
+            }
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -33,8 +93,8 @@ struct Meta<'a> {
 }
 
 /// The object's `metadata.labels`, decoded without building the rest of the object.
-fn labels_of(r: &Resource) -> Vec<(String, String)> {
-    match serde_json::from_slice::<Obj<'_>>(&r.object) {
+fn labels_of(object: &[u8]) -> Vec<Label> {
+    match serde_json::from_slice::<Obj<'_>>(object) {
         Ok(Obj { metadata: Some(Meta { labels: Some(l) }) }) => {
             l.into_iter().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
         }
@@ -42,69 +102,161 @@ fn labels_of(r: &Resource) -> Vec<(String, String)> {
     }
 }
 
+fn id_of(key: KeyRef<'_>) -> Id {
+    (key.namespace.to_owned(), key.name.to_owned())
+}
+
 impl ConfigView {
-    fn remove(&mut self, key: &ResourceKey) {
-        if self.objects.remove(key).is_some() {
-            for (k, v) in self.object_labels.remove(key).unwrap_or_default() {
-                let lk = (key.group.clone(), key.resource.clone(), k, v);
-                if let Some(set) = self.labels.get_mut(&lk) {
-                    set.remove(key);
-                    if set.is_empty() {
-                        self.labels.remove(&lk);
-                    }
-                }
+    fn remove(&mut self, key: KeyRef<'_>) {
+        let Some(kinds) = self.kinds.get_mut(key.group) else { return };
+        let Some(kind) = kinds.get_mut(key.resource) else { return };
+        let Some(names) = kind.objects.get_mut(key.namespace) else { return };
+        if names.remove(key.name).is_none() {
+            return;
+        }
+        if names.is_empty() {
+            kind.objects.remove(key.namespace);
+        }
+        if let Some(index) = kind.label_index() {
+            index.remove(&id_of(key));
+        }
+        if kind.objects.is_empty() {
+            kinds.remove(key.resource);
+            if kinds.is_empty() {
+                self.kinds.remove(key.group);
             }
         }
     }
 
-    fn insert(&mut self, r: Resource) {
-        self.remove(&r.key);
-        let labels = labels_of(&r);
-        for (k, v) in &labels {
-            let lk = (r.key.group.clone(), r.key.resource.clone(), k.clone(), v.clone());
-            self.labels.entry(lk).or_default().insert(r.key.clone());
+    /// Inserts or replaces one object. Every lookup borrows the event's strings; replacing an
+    /// existing object reuses its allocations.
+    fn insert(&mut self, r: ResourceRef<'_>) {
+        let key = r.key;
+        let kinds = match self.kinds.get_mut(key.group) {
+            Some(k) => k,
+            None => self.kinds.entry(key.group.to_owned()).or_default(),
+        };
+        let kind = match kinds.get_mut(key.resource) {
+            Some(k) => k,
+            None => kinds.entry(key.resource.to_owned()).or_default(),
+        };
+        if let Some(index) = kind.label_index() {
+            let id = id_of(key);
+            index.remove(&id);
+            index.add(&id, r.object);
         }
-        if !labels.is_empty() {
-            self.object_labels.insert(r.key.clone(), labels);
+        let names = match kind.objects.get_mut(key.namespace) {
+            Some(n) => n,
+            None => kind.objects.entry(key.namespace.to_owned()).or_default(),
+        };
+        match names.get_mut(key.name) {
+            Some(slot) => r.write_into(slot),
+            None => {
+                names.insert(key.name.to_owned(), r.to_resource());
+            }
         }
-        self.objects.insert(r.key.clone(), r);
     }
 
     /// One object.
     pub fn get(&self, key: &ResourceKey) -> Option<&Resource> {
-        self.objects.get(key)
+        self.kinds.get(&key.group)?.get(&key.resource)?.objects.get(&key.namespace)?.get(&key.name)
     }
 
     /// Objects under `prefix`, in key order; with `label = Some((k, v))` only those labelled so
-    /// (answered from the label index).
+    /// (answered from the kind's label index, built on first use).
     pub fn list(&self, prefix: &KeyPrefix, label: Option<(&str, &str)>) -> Vec<Resource> {
-        if let (Some((k, v)), Some(g), Some(res)) = (label, &prefix.group, &prefix.resource) {
-            let lk = (g.clone(), res.clone(), k.to_owned(), v.to_owned());
-            return self
-                .labels
-                .get(&lk)
-                .into_iter()
-                .flatten()
-                .filter(|key| key.matches(prefix))
-                .filter_map(|key| self.objects.get(key).cloned())
-                .collect();
+        let mut out = Vec::new();
+        let kinds = self
+            .kinds
+            .iter()
+            .filter(|(g, _)| prefix.group.as_ref().is_none_or(|p| p == *g))
+            .flat_map(|(_, kinds)| kinds.iter())
+            .filter(|(res, _)| prefix.resource.as_ref().is_none_or(|p| p == *res))
+            .map(|(_, kind)| kind);
+        for kind in kinds {
+            let wanted = |ns: &str, name: &str| {
+                prefix.namespace.as_ref().is_none_or(|p| p == ns)
+                    && prefix.name.as_ref().is_none_or(|p| p == name)
+            };
+            match label {
+                Some((k, v)) => {
+                    let mut guard = kind.labels.lock().unwrap_or_else(|p| p.into_inner());
+                    let index = guard.get_or_insert_with(|| LabelIndex::build(&kind.objects));
+                    let ids = index.by_label.get(&(k.to_owned(), v.to_owned()));
+                    out.extend(
+                        ids.into_iter()
+                            .flatten()
+                            .filter(|(ns, name)| wanted(ns, name))
+                            .filter_map(|(ns, name)| kind.objects.get(ns)?.get(name).cloned()),
+                    );
+                }
+                None => {
+                    let namespaces: Box<dyn Iterator<Item = _>> = match &prefix.namespace {
+                        Some(ns) => Box::new(kind.objects.get(ns).into_iter()),
+                        None => Box::new(kind.objects.values()),
+                    };
+                    out.extend(
+                        namespaces
+                            .flat_map(BTreeMap::values)
+                            .filter(|r| wanted(&r.key.namespace, &r.key.name))
+                            .cloned(),
+                    );
+                }
+            }
         }
-        self.objects.values().filter(|r| r.key.matches(prefix)).cloned().collect()
+        out
     }
 
     /// Every object, in key order.
     pub fn all(&self) -> Vec<Resource> {
-        self.objects.values().cloned().collect()
+        self.objects().cloned().collect()
     }
 
     /// Number of objects.
     pub fn len(&self) -> usize {
-        self.objects.len()
+        self.objects().count()
+    }
+
+    fn objects(&self) -> impl Iterator<Item = &Resource> {
+        self.kinds
+            .values()
+            .flat_map(BTreeMap::values)
+            .flat_map(|k| k.objects.values())
+            .flat_map(BTreeMap::values)
     }
 
     /// Whether the view holds no object.
     pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
+        self.kinds.is_empty()
+    }
+}
+
+/// Two views are equal when they hold the same objects at the same revision (label indexes
+/// are derived data and are not compared).
+impl PartialEq for ConfigView {
+    fn eq(&self, other: &Self) -> bool {
+        self.revision == other.revision && self.objects().eq(other.objects())
+    }
+}
+
+impl Clone for ConfigView {
+    fn clone(&self) -> Self {
+        ConfigView {
+            revision: self.revision,
+            kinds: self
+                .kinds
+                .iter()
+                .map(|(g, kinds)| {
+                    let kinds = kinds.iter().map(|(r, kind)| {
+                        (
+                            r.clone(),
+                            Kind { objects: kind.objects.clone(), labels: Mutex::new(None) },
+                        )
+                    });
+                    (g.clone(), kinds.collect())
+                })
+                .collect(),
+        }
     }
 }
 
@@ -112,15 +264,15 @@ impl View for ConfigView {
     fn reset(&mut self, revision: Revision, resources: &[Resource]) {
         *self = ConfigView { revision, ..Default::default() };
         for r in resources {
-            self.insert(r.clone());
+            self.insert(r.as_ref());
         }
     }
 
-    fn apply(&mut self, event: &Event) {
+    fn apply(&mut self, event: &EventRef<'_>) {
         for c in &event.changes {
-            match &c.object {
-                Some(o) => self.insert(o.clone()),
-                None => self.remove(&c.key),
+            match c.object {
+                Some(o) => self.insert(o),
+                None => self.remove(c.key),
             }
         }
         self.revision = event.revision;
@@ -128,5 +280,45 @@ impl View for ConfigView {
 
     fn revision(&self) -> Revision {
         self.revision
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(ns: &str, name: &str, labels: &str) -> Resource {
+        Resource {
+            key: ResourceKey::new("networking.istio.io", "virtualservices", ns, name),
+            object: format!(r#"{{"metadata":{{"labels":{labels}}}}}"#).into_bytes(),
+            create_revision: 1,
+            mod_revision: 1,
+            version: 1,
+            create_time_ms: 0,
+        }
+    }
+
+    fn names(v: Vec<Resource>) -> Vec<String> {
+        v.into_iter().map(|r| format!("{}/{}", r.key.namespace, r.key.name)).collect()
+    }
+
+    /// The label index, built lazily, stays current through later inserts, relabels and
+    /// deletes, and agrees with filtering every object by its labels.
+    #[test]
+    fn label_index_built_on_first_use_then_maintained() {
+        let mut v = ConfigView::default();
+        v.reset(0, &[res("a", "x", r#"{"app":"p"}"#), res("b", "y", r#"{"app":"q"}"#)]);
+        let p = KeyPrefix::resource("networking.istio.io", "virtualservices", None);
+        assert_eq!(names(v.list(&p, Some(("app", "p")))), ["a/x"]);
+        v.insert(res("a", "z", r#"{"app":"p"}"#).as_ref());
+        v.insert(res("a", "x", r#"{"app":"q"}"#).as_ref());
+        assert_eq!(names(v.list(&p, Some(("app", "p")))), ["a/z"]);
+        assert_eq!(names(v.list(&p, Some(("app", "q")))), ["a/x", "b/y"]);
+        v.remove(ResourceKey::new("networking.istio.io", "virtualservices", "b", "y").as_ref());
+        assert_eq!(names(v.list(&p, Some(("app", "q")))), ["a/x"]);
+        let ns_b = KeyPrefix::resource("networking.istio.io", "virtualservices", Some("a"));
+        assert_eq!(names(v.list(&ns_b, None)), ["a/x", "a/z"]);
+        assert_eq!(names(v.list(&KeyPrefix::all(), Some(("app", "nope")))), Vec::<String>::new());
+        assert_eq!(v.clone(), v);
     }
 }

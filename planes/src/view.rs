@@ -9,15 +9,17 @@
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use istio_store::state_machine::Shared;
-use istio_store::{Event, Resource, Revision, StoreError};
+use istio_store::{EventRef, Resource, Revision, StoreError};
 use tokio::sync::watch;
 
 /// A projection of the event log.
 pub trait View: Send + Sync + 'static {
     /// Replaces the whole view with `resources`, the state at `revision` (a checkpoint).
     fn reset(&mut self, revision: Revision, resources: &[Resource]);
-    /// Folds one committed event (the next revision) into the view.
-    fn apply(&mut self, event: &Event);
+    /// Folds one committed event (the next revision) into the view. The event borrows the
+    /// stored bytes (an owned [`istio_store::Event`] lends one with `as_ref`): copy what the
+    /// view keeps.
+    fn apply(&mut self, event: &EventRef<'_>);
     /// The revision the view reflects.
     fn revision(&self) -> Revision;
 }
@@ -35,20 +37,7 @@ pub fn replay<V: View + Default>(state: &Shared, at: Revision) -> Result<V, Stor
     }
     let mut v = V::default();
     v.reset(compact, &resources);
-    let mut after = compact;
-    while after < at {
-        let batch = state.events_after(after, 1024)?;
-        if batch.is_empty() {
-            break;
-        }
-        for ev in &batch {
-            if ev.revision > at {
-                return Ok(v);
-            }
-            v.apply(ev);
-            after = ev.revision;
-        }
-    }
+    state.for_each_event(compact, at, |ev| v.apply(ev))?;
     Ok(v)
 }
 
@@ -86,24 +75,14 @@ impl<V: View + Default> ViewDriver<V> {
                         Err(e) => tracing::error!(error = %e, "view: cannot read the checkpoint"),
                     }
                 }
-                loop {
-                    let after = read(&v).revision();
-                    match st.events_after(after, 512) {
-                        Ok(batch) if batch.is_empty() => break,
-                        Ok(batch) => {
-                            let mut g = write(&v);
-                            for ev in &batch {
-                                g.apply(ev);
-                            }
-                        }
-                        Err(StoreError::Compacted { .. }) => {
-                            need_reset = true;
-                            break;
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "view: cannot read events");
-                            break;
-                        }
+                {
+                    // Lock order: the view, then (inside `for_each_event`) the store.
+                    let mut g = write(&v);
+                    let after = g.revision();
+                    match st.for_each_event(after, Revision::MAX, |ev| g.apply(ev)) {
+                        Ok(_) => {}
+                        Err(StoreError::Compacted { .. }) => need_reset = true,
+                        Err(e) => tracing::error!(error = %e, "view: cannot read events"),
                     }
                 }
                 if need_reset {

@@ -118,7 +118,7 @@ async fn run(seed: u64) {
         live.apply(op).await;
         // The incremental view follows the log.
         for ev in shared.events_after(view.revision(), 100).unwrap() {
-            view.apply(&ev);
+            view.apply(&ev.as_ref());
         }
         let rev = shared.applied_state().revision;
         assert_eq!(view.revision(), rev, "seed {seed}: view lags");
@@ -170,7 +170,7 @@ async fn view_incremental_equals_replay_from_zero_and_from_checkpoint() {
         }))
         .await;
         for ev in shared.events_after(view.revision(), 100).unwrap() {
-            view.apply(&ev);
+            view.apply(&ev.as_ref());
         }
     }
     assert_eq!(replay::<ConfigView>(&shared, 100).unwrap(), view);

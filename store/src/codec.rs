@@ -23,6 +23,15 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
 
 /// Decodes a record written by [`encode`]; `what` names it in the error.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, StoreError> {
+    decode_ref(bytes, what)
+}
+
+/// Decodes a record written by [`encode`] into a type that borrows from `bytes` (e.g.
+/// [`crate::EventRef`]); `what` names it in the error.
+pub fn decode_ref<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &'static str,
+) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&FORMAT_VERSION, rest)) => bincode::deserialize(rest)
             .map_err(|e| StoreError::Corrupt { what, reason: e.to_string() }),

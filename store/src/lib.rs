@@ -15,6 +15,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod log_store;
 pub mod network;

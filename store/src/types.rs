@@ -336,6 +336,187 @@ pub struct Event {
     pub changes: Vec<Change>,
 }
 
+/// A key, borrowed from an encoded event (see [`EventRef`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub struct KeyRef<'a> {
+    /// API group.
+    pub group: &'a str,
+    /// Lower-case plural resource name.
+    pub resource: &'a str,
+    /// Namespace, empty for cluster-scoped resources.
+    pub namespace: &'a str,
+    /// Object name.
+    pub name: &'a str,
+}
+
+impl KeyRef<'_> {
+    /// An owned copy.
+    pub fn to_key(&self) -> ResourceKey {
+        ResourceKey::new(self.group, self.resource, self.namespace, self.name)
+    }
+}
+
+/// A resource, borrowed from an encoded event (see [`EventRef`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub struct ResourceRef<'a> {
+    /// Where it lives.
+    #[serde(borrow)]
+    pub key: KeyRef<'a>,
+    /// The object bytes.
+    #[serde(borrow)]
+    pub object: &'a [u8],
+    /// Revision of the creating txn.
+    pub create_revision: Revision,
+    /// Revision of the last modifying txn.
+    pub mod_revision: Revision,
+    /// Number of writes since creation.
+    pub version: u64,
+    /// Wall-clock time of the creating txn.
+    pub create_time_ms: i64,
+}
+
+impl ResourceRef<'_> {
+    /// An owned copy.
+    pub fn to_resource(&self) -> Resource {
+        Resource {
+            key: self.key.to_key(),
+            object: self.object.to_vec(),
+            create_revision: self.create_revision,
+            mod_revision: self.mod_revision,
+            version: self.version,
+            create_time_ms: self.create_time_ms,
+        }
+    }
+
+    /// Overwrites `r` with this resource, reusing its allocations.
+    pub fn write_into(&self, r: &mut Resource) {
+        for (dst, src) in [
+            (&mut r.key.group, self.key.group),
+            (&mut r.key.resource, self.key.resource),
+            (&mut r.key.namespace, self.key.namespace),
+            (&mut r.key.name, self.key.name),
+        ] {
+            if dst != src {
+                dst.clear();
+                dst.push_str(src);
+            }
+        }
+        r.object.clear();
+        r.object.extend_from_slice(self.object);
+        r.create_revision = self.create_revision;
+        r.mod_revision = self.mod_revision;
+        r.version = self.version;
+        r.create_time_ms = self.create_time_ms;
+    }
+}
+
+/// One change, borrowed from an encoded event (see [`EventRef`]).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ChangeRef<'a> {
+    /// Added, modified or deleted.
+    pub kind: ChangeType,
+    /// The key.
+    #[serde(borrow)]
+    pub key: KeyRef<'a>,
+    /// The object after the change.
+    #[serde(borrow)]
+    pub object: Option<ResourceRef<'a>>,
+    /// Whether there was an object before the change. (The previous object itself is read
+    /// past, not decoded: views fold the new state; [`Event`] carries the previous object.)
+    #[serde(rename = "previous", deserialize_with = "skip_previous")]
+    pub had_previous: bool,
+}
+
+/// The bytes of a [`Resource`], read past without validating or copying them.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct SkippedResource<'a> {
+    #[serde(borrow)]
+    key: [&'a [u8]; 4],
+    #[serde(borrow)]
+    object: &'a [u8],
+    numbers: [u64; 4],
+}
+
+fn skip_previous<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<SkippedResource<'de>>::deserialize(d)?.is_some())
+}
+
+/// A committed event decoded in place: its strings and objects borrow the stored bytes, so
+/// folding a long run of events into a view allocates only what the view keeps. It has the
+/// same encoding as [`Event`].
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct EventRef<'a> {
+    /// Its revision.
+    pub revision: Revision,
+    /// Proposer wall-clock time, ms since the Unix epoch.
+    pub time_ms: i64,
+    /// Who.
+    pub actor: &'a str,
+    /// Where the request came from.
+    pub source: &'a str,
+    /// The request id.
+    pub request_id: &'a str,
+    /// The API verb.
+    pub verb: &'a str,
+    /// For a rollback: the revision whose state it restored.
+    pub restores: Option<Revision>,
+    /// What changed, in op order.
+    #[serde(borrow)]
+    pub changes: Vec<ChangeRef<'a>>,
+}
+
+impl ResourceKey {
+    /// This key, borrowed.
+    pub fn as_ref(&self) -> KeyRef<'_> {
+        KeyRef {
+            group: &self.group,
+            resource: &self.resource,
+            namespace: &self.namespace,
+            name: &self.name,
+        }
+    }
+}
+
+impl Resource {
+    /// This resource, borrowed.
+    pub fn as_ref(&self) -> ResourceRef<'_> {
+        ResourceRef {
+            key: self.key.as_ref(),
+            object: &self.object,
+            create_revision: self.create_revision,
+            mod_revision: self.mod_revision,
+            version: self.version,
+            create_time_ms: self.create_time_ms,
+        }
+    }
+}
+
+impl Event {
+    /// This event, borrowed.
+    pub fn as_ref(&self) -> EventRef<'_> {
+        EventRef {
+            revision: self.revision,
+            time_ms: self.time_ms,
+            actor: &self.actor,
+            source: &self.source,
+            request_id: &self.request_id,
+            verb: &self.verb,
+            restores: self.restores,
+            changes: self
+                .changes
+                .iter()
+                .map(|c| ChangeRef {
+                    kind: c.kind,
+                    key: c.key.as_ref(),
+                    object: c.object.as_ref().map(Resource::as_ref),
+                    had_previous: c.previous.is_some(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// How fresh a read must be.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Consistency {

@@ -1,0 +1,307 @@
+//! The event log's layout inside the state machine tree: each event is first written on its
+//! own (`e/<revision BE>`); when the last revision of a chunk of [`CHUNK`] revisions is
+//! applied, the chunk is sealed — its events move, in the same atomic batch, into one value
+//! (`s/<chunk BE>`). Reading a long run of events (replay, export, catch-up watches) then costs
+//! one sled lookup per chunk rather than one per event.
+//!
+//! Invariant: for every chunk, either a sealed value exists and holds every retained event of
+//! that chunk, or each retained event is a single. Compaction removes singles and whole chunks
+//! at or below the compaction point; a chunk straddling it stays, and readers never ask for the
+//! revisions below the point.
+
+use crate::codec::{decode, decode_ref, FORMAT_VERSION};
+use crate::error::StoreError;
+use crate::types::{Event, EventRef, Revision};
+
+/// Key prefix of single events.
+pub(crate) const SINGLE: &[u8] = b"e/";
+/// Key prefix of sealed chunks.
+pub(crate) const SEALED: &[u8] = b"s/";
+/// Revisions per chunk: small enough that a chunk of typical events (~1 KB each) stays
+/// well under sled's blob threshold (a quarter of its 512 KiB segment), so it is stored inline.
+pub const CHUNK: u64 = 64;
+
+pub(crate) fn single_key(rev: Revision) -> Vec<u8> {
+    [SINGLE, &rev.to_be_bytes()].concat()
+}
+
+pub(crate) fn sealed_key(chunk: u64) -> Vec<u8> {
+    [SEALED, &chunk.to_be_bytes()].concat()
+}
+
+/// Encodes a sealed chunk: `[version][first revision u64 LE][count u32 LE][len u32 LE]*count`
+/// followed by the encoded events, back to back.
+pub(crate) fn encode_chunk(first: Revision, events: &[&[u8]]) -> Vec<u8> {
+    let body: usize = events.iter().map(|e| e.len()).sum();
+    let mut out = Vec::with_capacity(13 + 4 * events.len() + body);
+    out.push(FORMAT_VERSION);
+    out.extend_from_slice(&first.to_le_bytes());
+    out.extend_from_slice(&(events.len() as u32).to_le_bytes());
+    for e in events {
+        out.extend_from_slice(&(e.len() as u32).to_le_bytes());
+    }
+    for e in events {
+        out.extend_from_slice(e);
+    }
+    out
+}
+
+/// A sealed chunk, parsed: its bytes and where each event starts and ends.
+struct Sealed {
+    data: sled::IVec,
+    first: Revision,
+    spans: Vec<(usize, usize)>,
+}
+
+fn corrupt(reason: String) -> StoreError {
+    StoreError::Corrupt { what: "event chunk", reason }
+}
+
+fn parse_chunk(data: sled::IVec) -> Result<Sealed, StoreError> {
+    let header = |at: usize, n: usize| {
+        data.get(at..at + n).ok_or_else(|| corrupt(format!("truncated at byte {at}")))
+    };
+    match data.first() {
+        Some(&FORMAT_VERSION) => {}
+        Some(v) => {
+            return Err(corrupt(format!(
+                "unknown format version {v} (this build reads {FORMAT_VERSION})"
+            )))
+        }
+        None => return Err(corrupt("empty record".into())),
+    }
+    let first = u64::from_le_bytes(header(1, 8)?.try_into().map_err(|_| corrupt("first".into()))?);
+    let count =
+        u32::from_le_bytes(header(9, 4)?.try_into().map_err(|_| corrupt("count".into()))?) as usize;
+    if count as u64 > CHUNK {
+        return Err(corrupt(format!("{count} events in one chunk")));
+    }
+    let mut spans = Vec::with_capacity(count);
+    let mut at = 13 + 4 * count;
+    for i in 0..count {
+        let len = u32::from_le_bytes(
+            header(13 + 4 * i, 4)?.try_into().map_err(|_| corrupt("length".into()))?,
+        ) as usize;
+        spans.push((at, at + len));
+        at += len;
+    }
+    if at != data.len() {
+        return Err(corrupt(format!("lengths add up to {at} bytes, the chunk has {}", data.len())));
+    }
+    Ok(Sealed { data, first, spans })
+}
+
+/// Reads events by revision, keeping the last sealed chunk it loaded, so sequential reads do
+/// one lookup per chunk.
+pub(crate) struct Reader<'t> {
+    tree: &'t sled::Tree,
+    /// The chunk number last looked up and its sealed value, if it had one.
+    cached: Option<(u64, Option<Sealed>)>,
+}
+
+impl<'t> Reader<'t> {
+    pub(crate) fn new(tree: &'t sled::Tree) -> Self {
+        Reader { tree, cached: None }
+    }
+
+    /// Calls `f` with the encoded event at `rev`, if stored.
+    fn with_bytes<T>(
+        &mut self,
+        rev: Revision,
+        f: impl FnOnce(&[u8]) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let chunk = rev / CHUNK;
+        if self.cached.as_ref().map(|(c, _)| *c) != Some(chunk) {
+            let sealed = self.tree.get(sealed_key(chunk))?.map(parse_chunk).transpose()?;
+            self.cached = Some((chunk, sealed));
+        }
+        match &self.cached {
+            Some((_, Some(s))) => {
+                match rev.checked_sub(s.first).and_then(|i| s.spans.get(i as usize)) {
+                    Some(&(a, b)) => f(&s.data[a..b]).map(Some),
+                    None => Ok(None),
+                }
+            }
+            _ => match self.tree.get(single_key(rev))? {
+                Some(v) => f(&v).map(Some),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// The event at `rev`, if stored.
+    pub(crate) fn get(&mut self, rev: Revision) -> Result<Option<Event>, StoreError> {
+        self.with_bytes(rev, |b| decode(b, "event"))
+    }
+
+    /// Calls `f` with the event at `rev` decoded in place, if stored.
+    pub(crate) fn with_event<T>(
+        &mut self,
+        rev: Revision,
+        f: impl FnOnce(EventRef<'_>) -> T,
+    ) -> Result<Option<T>, StoreError> {
+        self.with_bytes(rev, |b| Ok(f(decode_ref(b, "event")?)))
+    }
+
+    /// The event at `rev`, which must be stored (revisions are dense above the compaction
+    /// point); `current` is named in the error.
+    pub(crate) fn expect(&mut self, rev: Revision, current: Revision) -> Result<Event, StoreError> {
+        self.get(rev)?.ok_or_else(|| StoreError::Corrupt {
+            what: "event log",
+            reason: format!("event {rev} is missing below revision {current}"),
+        })
+    }
+
+    /// The encoded event at `rev`, copied.
+    fn bytes(&mut self, rev: Revision) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with_bytes(rev, |b| Ok(b.to_vec()))
+    }
+}
+
+/// Adds the event `rev` (encoded) to `batch`, sealing its chunk if `rev` is the chunk's last
+/// revision. Events `<= compact` are gone and are not sealed.
+pub(crate) fn append(
+    tree: &sled::Tree,
+    batch: &mut sled::Batch,
+    compact: Revision,
+    rev: Revision,
+    encoded: Vec<u8>,
+) -> Result<(), StoreError> {
+    if (rev + 1) % CHUNK != 0 {
+        batch.insert(single_key(rev), encoded);
+        return Ok(());
+    }
+    let first = (rev / CHUNK * CHUNK).max(compact + 1);
+    let mut reader = Reader::new(tree);
+    let mut held = Vec::with_capacity((rev - first) as usize);
+    for r in first..rev {
+        match reader.bytes(r)? {
+            Some(b) => held.push(b),
+            None => {
+                return Err(StoreError::Corrupt {
+                    what: "event log",
+                    reason: format!("event {r} is missing while sealing chunk {}", rev / CHUNK),
+                })
+            }
+        }
+        batch.remove(single_key(r));
+    }
+    let mut all: Vec<&[u8]> = held.iter().map(Vec::as_slice).collect();
+    all.push(&encoded);
+    batch.insert(sealed_key(rev / CHUNK), encode_chunk(first, &all));
+    Ok(())
+}
+
+/// Removes from `batch` every event in `(from, to]`: their singles, and each chunk that lies
+/// wholly at or below `to`.
+pub(crate) fn remove_through(batch: &mut sled::Batch, from: Revision, to: Revision) {
+    for r in from + 1..=to {
+        batch.remove(single_key(r));
+    }
+    let last_whole =
+        if (to + 1) % CHUNK == 0 { Some(to / CHUNK) } else { (to / CHUNK).checked_sub(1) };
+    if let Some(last_whole) = last_whole {
+        for c in (from + 1) / CHUNK..=last_whole {
+            batch.remove(sealed_key(c));
+        }
+    }
+}
+
+/// Writes `events` (in revision order, dense, each paired with its encoding) into `batch` as a
+/// fresh log whose current revision is `current`: complete chunks sealed, the rest as singles.
+pub(crate) fn write_all(
+    batch: &mut sled::Batch,
+    events: &[(Revision, Vec<u8>)],
+    current: Revision,
+) {
+    let mut i = 0;
+    while i < events.len() {
+        let chunk = events[i].0 / CHUNK;
+        let mut j = i;
+        while j < events.len() && events[j].0 / CHUNK == chunk {
+            j += 1;
+        }
+        if chunk * CHUNK + CHUNK - 1 <= current {
+            let group: Vec<&[u8]> = events[i..j].iter().map(|(_, b)| b.as_slice()).collect();
+            batch.insert(sealed_key(chunk), encode_chunk(events[i].0, &group));
+        } else {
+            for (r, b) in &events[i..j] {
+                batch.insert(single_key(*r), b.clone());
+            }
+        }
+        i = j;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An event decoded in place reads the same as the owned event lent as a reference.
+    #[test]
+    fn event_ref_decodes_the_event_encoding() {
+        use crate::types::{Change, ChangeType, Resource, ResourceKey};
+        let key = ResourceKey::new("g", "things", "ns", "n");
+        let res = |v: &str, rev| Resource {
+            key: key.clone(),
+            object: v.as_bytes().to_vec(),
+            create_revision: 1,
+            mod_revision: rev,
+            version: rev,
+            create_time_ms: 5,
+        };
+        let ev = Event {
+            revision: 7,
+            time_ms: 9,
+            actor: "alice".into(),
+            source: "127.0.0.1".into(),
+            request_id: "r".into(),
+            verb: "update".into(),
+            restores: Some(3),
+            changes: vec![
+                Change {
+                    kind: ChangeType::Modified,
+                    key: key.clone(),
+                    object: Some(res("new", 7)),
+                    previous: Some(res("old", 6)),
+                },
+                Change {
+                    kind: ChangeType::Deleted,
+                    key: key.clone(),
+                    object: None,
+                    previous: Some(res("x", 2)),
+                },
+                Change {
+                    kind: ChangeType::Added,
+                    key: key.clone(),
+                    object: Some(res("y", 7)),
+                    previous: None,
+                },
+            ],
+        };
+        let bytes = crate::codec::encode(&ev);
+        let r: EventRef<'_> = decode_ref(&bytes, "event").unwrap();
+        assert_eq!(r, ev.as_ref());
+        assert_eq!(r.changes[0].object.unwrap().to_resource(), res("new", 7));
+        assert!(r.changes[1].had_previous && !r.changes[2].had_previous);
+        for cut in 0..bytes.len() {
+            assert!(decode_ref::<EventRef<'_>>(&bytes[..cut], "event").is_err());
+        }
+    }
+
+    #[test]
+    fn chunk_round_trip_and_corruption() {
+        let evs: Vec<&[u8]> = vec![b"ab", b"", b"cde"];
+        let c = encode_chunk(7, &evs);
+        let s = parse_chunk(sled::IVec::from(c.clone())).unwrap();
+        assert_eq!(s.first, 7);
+        let got: Vec<&[u8]> = s.spans.iter().map(|&(a, b)| &s.data[a..b]).collect();
+        assert_eq!(got, evs);
+        for cut in 0..c.len() {
+            assert!(parse_chunk(sled::IVec::from(&c[..cut])).is_err(), "cut at {cut}");
+        }
+        let mut bad = c;
+        bad[0] = 9;
+        assert!(parse_chunk(sled::IVec::from(bad)).is_err());
+    }
+}
