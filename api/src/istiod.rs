@@ -42,6 +42,11 @@ pub struct Args {
     /// Static cluster: `1=127.0.0.1:15011,2=…` (every founding member gets the same list).
     #[arg(long, value_parser = parse_peers, conflicts_with = "join")]
     pub peers: Option<BTreeMap<NodeId, SocketAddr>>,
+    /// Dial these members at these addresses instead of the Raft address the cluster
+    /// advertises for them: `2=127.0.0.1:25011,3=…` (NAT; chaos runs put a fault proxy on each
+    /// link this way).
+    #[arg(long, value_parser = parse_peers)]
+    pub peer_dial: Option<BTreeMap<NodeId, SocketAddr>>,
     /// Join an existing cluster through any member's HTTP address, e.g. `http://127.0.0.1:8080`.
     #[arg(long)]
     pub join: Option<String>,
@@ -244,6 +249,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         retain_for: args.retain_for,
         heartbeat: Duration::from_millis(args.heartbeat_ms),
         election_timeout: Duration::from_millis(args.election_timeout_ms),
+        peer_dial: args.peer_dial.iter().flatten().map(|(id, a)| (*id, a.to_string())).collect(),
         ..StoreConfig::new(args.id, &args.data_dir)
     };
     let node = StoreNode::open(cfg)

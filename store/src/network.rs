@@ -4,7 +4,7 @@
 //!
 //! Every payload is `codec::encode`d; see `proto/raft.proto`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -45,9 +45,18 @@ pub enum Rpc {
 #[derive(Clone, Default)]
 pub struct Peers {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    /// Where to dial a member instead of the Raft address the membership advertises for it
+    /// (`--peer-dial`: NAT, or a fault-injecting proxy per link).
+    dial: Arc<BTreeMap<NodeId, String>>,
 }
 
 impl Peers {
+    /// A pool that dials the members in `dial` at the given addresses instead of their
+    /// advertised ones.
+    pub fn with_dial_overrides(dial: BTreeMap<NodeId, String>) -> Self {
+        Peers { channels: Arc::default(), dial: Arc::new(dial) }
+    }
+
     /// A (cached, lazily connecting) client for `addr`.
     pub fn client(&self, addr: &str) -> Result<RaftServiceClient<Channel>, StoreError> {
         let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
@@ -74,6 +83,7 @@ impl Peers {
         req: &Req,
         timeout: Duration,
     ) -> Result<Resp, StoreError> {
+        let addr = self.dial.get(&peer).map_or(addr, String::as_str);
         let mut client = self.client(addr)?;
         let payload = Payload { data: encode(req) };
         let fut = async move {

@@ -57,6 +57,9 @@ pub struct StoreConfig {
     pub election_timeout: Duration,
     /// How long a client request may wait for a leader / commit before it times out.
     pub request_timeout: Duration,
+    /// Members to dial at these addresses instead of the Raft address the membership
+    /// advertises for them (NAT, or a fault-injecting proxy per link in chaos runs).
+    pub peer_dial: BTreeMap<NodeId, String>,
 }
 
 impl StoreConfig {
@@ -76,6 +79,7 @@ impl StoreConfig {
             heartbeat: Duration::from_millis(50),
             election_timeout: Duration::from_millis(300),
             request_timeout: Duration::from_secs(10),
+            peer_dial: BTreeMap::new(),
         }
     }
 }
@@ -220,7 +224,7 @@ impl StoreNode {
         }
         .validate()
         .map_err(|e| StoreError::Invalid(format!("raft config: {e}")))?;
-        let peers = Peers::default();
+        let peers = Peers::with_dial_overrides(cfg.peer_dial.clone());
         let net = NetworkFactory { peers: peers.clone() };
         let raft = Raft::new(cfg.id, Arc::new(raft_cfg), net, log, sm)
             .await
