@@ -14,4 +14,5 @@
 
 pub mod config;
 pub mod config_view;
+pub mod pilot;
 pub mod view;
