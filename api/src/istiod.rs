@@ -47,6 +47,9 @@ pub struct Args {
     /// link this way).
     #[arg(long, value_parser = parse_peers)]
     pub peer_dial: Option<BTreeMap<NodeId, SocketAddr>>,
+    /// xDS push debounce: changes within this window become one push.
+    #[arg(long, default_value_t = 100)]
+    pub xds_debounce_ms: u64,
     /// Join an existing cluster through any member's HTTP address, e.g. `http://127.0.0.1:8080`.
     #[arg(long)]
     pub join: Option<String>,
@@ -257,7 +260,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let raft_server = serve_grpc(raft_listener, node.raft_service(), stop_rx.clone());
+    let raft_server =
+        serve_grpc(raft_listener, grpc_server().add_service(node.raft_service()), stop_rx.clone());
 
     let initialized = node.is_initialized().await?;
     match (&args.peers, &args.join) {
@@ -281,9 +285,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let dev_mode = matches!(*auth, Authenticator::Anonymous);
     let state = Arc::new(AppState::new(node.clone(), stop_rx.clone()));
+    // Pilot: the registry view, translated to xDS and served over ADS on the gRPC port.
+    let snapshots = istio_planes::pilot::spawn_snapshots(
+        node.state().clone(),
+        Duration::from_millis(args.xds_debounce_ms),
+    );
+    let ads = envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer::new(
+        istio_planes::pilot::ads::Ads::new(snapshots),
+    );
     let grpc_server = serve_grpc(
         grpc_listener,
-        crate::grpc::service(state.clone(), auth.clone()),
+        grpc_server()
+            .add_service(crate::grpc::service(state.clone(), auth.clone()))
+            .add_service(ads),
         stop_rx.clone(),
     );
     let app = router(state, auth);
@@ -323,28 +337,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves one tonic service on `listener` until `stop` turns true.
-fn serve_grpc<S>(
+/// A tonic server builder with the settings every istiod gRPC listener uses.
+fn grpc_server() -> tonic::transport::Server {
+    tonic::transport::Server::builder().tcp_nodelay(true)
+}
+
+/// Serves `router`'s services on `listener` until `stop` turns true.
+fn serve_grpc(
     listener: TcpListener,
-    svc: S,
+    router: tonic::transport::server::Router,
     mut stop: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<Result<(), tonic::transport::Error>>
-where
-    S: tonic::codegen::Service<
-            axum::http::Request<tonic::body::BoxBody>,
-            Response = axum::http::Response<tonic::body::BoxBody>,
-            Error = std::convert::Infallible,
-        > + tonic::server::NamedService
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) -> tokio::task::JoinHandle<Result<(), tonic::transport::Error>> {
     tokio::spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        tonic::transport::Server::builder()
-            .tcp_nodelay(true)
-            .add_service(svc)
+        router
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = stop.wait_for(|s| *s).await;
             })

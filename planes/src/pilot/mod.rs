@@ -6,5 +6,44 @@
 //! - [`xds`]: pure translation of the registry into Listener / RouteConfiguration / Cluster /
 //!   ClusterLoadAssignment, in the shape gRPC's proxyless xDS clients accept.
 
+pub mod ads;
 pub mod registry;
 pub mod xds;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use istio_store::state_machine::Shared;
+use tokio::sync::watch;
+
+use crate::view::ViewDriver;
+use ads::Snapshot;
+use registry::RegistryView;
+
+/// Keeps the registry view current and publishes a translated [`Snapshot`] after each change,
+/// debounced: a burst of writes within `debounce` becomes one snapshot.
+pub fn spawn_snapshots(state: Arc<Shared>, debounce: Duration) -> watch::Receiver<Arc<Snapshot>> {
+    let driver: ViewDriver<RegistryView> = ViewDriver::spawn(state);
+    let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
+    let mut revisions = driver.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let snapshot = driver.read_now(|v| {
+                use crate::view::View;
+                Snapshot { revision: v.revision(), resources: xds::translate(&v.services()) }
+            });
+            let unchanged = {
+                let cur = tx.borrow();
+                cur.resources == snapshot.resources
+            };
+            if !unchanged || tx.borrow().revision == 0 {
+                tx.send_replace(Arc::new(snapshot));
+            }
+            if revisions.changed().await.is_err() || tx.is_closed() {
+                return;
+            }
+            tokio::time::sleep(debounce).await;
+        }
+    });
+    rx
+}
