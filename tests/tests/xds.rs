@@ -45,9 +45,9 @@ fn request(type_url: &str, names: &[&str], ack: Option<&DiscoveryResponse>) -> D
 }
 
 async fn next(s: &mut tonic::Streaming<DiscoveryResponse>) -> anyhow::Result<DiscoveryResponse> {
-    Ok(tokio::time::timeout(Duration::from_secs(10), s.message())
+    tokio::time::timeout(Duration::from_secs(10), s.message())
         .await??
-        .ok_or_else(|| anyhow::anyhow!("ADS stream ended"))?)
+        .ok_or_else(|| anyhow::anyhow!("ADS stream ended"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
