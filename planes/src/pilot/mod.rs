@@ -30,7 +30,14 @@ pub fn spawn_snapshots(state: Arc<Shared>, debounce: Duration) -> watch::Receive
         loop {
             let snapshot = driver.read_now(|v| {
                 use crate::view::View;
-                Snapshot { revision: v.revision(), resources: xds::translate(&v.services()) }
+                let routing = xds::Routing {
+                    virtual_services: v.virtual_services(),
+                    destination_rules: v.destination_rules(),
+                };
+                Snapshot {
+                    revision: v.revision(),
+                    resources: xds::translate(&v.services(), &routing),
+                }
             });
             let unchanged = {
                 let cur = tx.borrow();

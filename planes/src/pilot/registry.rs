@@ -9,12 +9,16 @@ use istio_store::{EventRef, KeyRef, Resource, ResourceRef, Revision};
 use serde::de::DeserializeOwned;
 
 use crate::config::common::StringMap;
-use crate::config::networking::{Port, Resolution, ServiceEntry, WorkloadEntry};
+use crate::config::networking::{
+    DestinationRule, Port, Resolution, ServiceEntry, VirtualService, WorkloadEntry,
+};
 use crate::view::View;
 
 const GROUP: &str = "networking.istio.io";
 const SERVICE_ENTRIES: &str = "serviceentries";
 const WORKLOAD_ENTRIES: &str = "workloadentries";
+const VIRTUAL_SERVICES: &str = "virtualservices";
+const DESTINATION_RULES: &str = "destinationrules";
 
 /// One endpoint of a service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +95,8 @@ pub struct RegistryView {
     revision: Revision,
     service_entries: BTreeMap<(String, String), ServiceEntryDoc>,
     workload_entries: BTreeMap<(String, String), WorkloadEntryDoc>,
+    /// VirtualService and DestinationRule objects (JSON), decoded when translating.
+    routing: BTreeMap<(String, String, String), Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +144,9 @@ impl RegistryView {
         match key.resource {
             SERVICE_ENTRIES => self.service_entries.remove(&id).map(drop),
             WORKLOAD_ENTRIES => self.workload_entries.remove(&id).map(drop),
+            VIRTUAL_SERVICES | DESTINATION_RULES => {
+                self.routing.remove(&(key.resource.to_owned(), id.0, id.1)).map(drop)
+            }
             _ => None,
         };
     }
@@ -178,8 +187,29 @@ impl RegistryView {
                     self.workload_entries.remove(&id);
                 }
             },
+            VIRTUAL_SERVICES | DESTINATION_RULES => {
+                self.routing.insert((key.resource.to_owned(), id.0, id.1), r.object.to_vec());
+            }
             _ => {}
         }
+    }
+
+    fn routing_of<T: DeserializeOwned>(&self, resource: &str, what: &str) -> Vec<(String, T)> {
+        self.routing
+            .iter()
+            .filter(|((res, _, _), _)| res == resource)
+            .filter_map(|((_, ns, _), obj)| spec_of::<T>(obj, what).map(|s| (ns.clone(), s)))
+            .collect()
+    }
+
+    /// Every VirtualService, with its namespace, in (namespace, name) order.
+    pub fn virtual_services(&self) -> Vec<(String, VirtualService)> {
+        self.routing_of(VIRTUAL_SERVICES, "VirtualService")
+    }
+
+    /// Every DestinationRule, with its namespace, in (namespace, name) order.
+    pub fn destination_rules(&self) -> Vec<(String, DestinationRule)> {
+        self.routing_of(DESTINATION_RULES, "DestinationRule")
     }
 
     /// Every service, one per (ServiceEntry, host), ordered by host then namespace.

@@ -31,9 +31,11 @@ use envoy_types::pb::envoy::config::listener::v3::{ApiListener, Listener};
 use envoy_types::pb::envoy::config::route::v3::route::Action;
 use envoy_types::pb::envoy::config::route::v3::route_action::ClusterSpecifier;
 use envoy_types::pb::envoy::config::route::v3::route_match::PathSpecifier;
+use envoy_types::pb::envoy::config::route::v3::weighted_cluster::ClusterWeight;
 use envoy_types::pb::envoy::config::route::v3::{
-    Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost,
+    Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost, WeightedCluster,
 };
+use envoy_types::pb::envoy::r#type::matcher::v3::RegexMatcher;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::RouteSpecifier;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_filter::ConfigType;
@@ -44,6 +46,8 @@ use envoy_types::pb::google::protobuf::{Any, UInt32Value};
 use prost::Message;
 
 use super::registry::{Service, ServicePort};
+use crate::config::common::{StringMap, StringMatch};
+use crate::config::networking::{DestinationRule, HttpMatchRequest, Subset, VirtualService};
 
 /// Type URL of Listener (LDS).
 pub const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
@@ -87,18 +91,120 @@ pub struct Resources {
     pub endpoints: BTreeMap<String, ClusterLoadAssignment>,
 }
 
-/// Translates services into proxyless xDS resources (default routes: every request to the
-/// service's own cluster).
-pub fn translate(services: &[Service]) -> Resources {
+/// Routing config the translation applies: VirtualServices and DestinationRules with their
+/// namespaces.
+#[derive(Debug, Default)]
+pub struct Routing {
+    /// VirtualServices.
+    pub virtual_services: Vec<(String, VirtualService)>,
+    /// DestinationRules.
+    pub destination_rules: Vec<(String, DestinationRule)>,
+}
+
+/// Translates services into proxyless xDS resources. A service whose host a VirtualService
+/// names gets that VirtualService's HTTP routes (matches on the URI, weighted destinations,
+/// subsets); any other gets a default route to its own cluster. Every DestinationRule subset
+/// of a service becomes a cluster `outbound|port|subset|host` whose endpoints are the ones
+/// carrying the subset's labels.
+pub fn translate(services: &[Service], routing: &Routing) -> Resources {
     let mut out = Resources::default();
     for s in services {
+        let subsets: Vec<&Subset> = routing
+            .destination_rules
+            .iter()
+            .filter(|(_, dr)| dr.host == s.host)
+            .flat_map(|(_, dr)| dr.subsets.iter())
+            .collect();
+        let vs = routing
+            .virtual_services
+            .iter()
+            .find(|(_, vs)| vs.hosts.contains(&s.host))
+            .map(|(_, vs)| vs);
         for p in &s.ports {
             let name = format!("{}:{}", s.host, p.number);
             let cluster = cluster_name(&s.host, p.number, "");
             out.listeners.insert(name.clone(), listener(&name));
-            out.routes.insert(name.clone(), route_config(&name, &s.host, &cluster));
+            let routes = match vs {
+                Some(vs) => vs_routes(vs, &s.host, p.number),
+                None => vec![route_to(prefix("/"), ClusterSpecifier::Cluster(cluster.clone()))],
+            };
+            out.routes.insert(name.clone(), route_config(&name, &s.host, routes));
             out.clusters.insert(cluster.clone(), eds_cluster(&cluster));
-            out.endpoints.insert(cluster.clone(), load_assignment(&cluster, s, p));
+            out.endpoints.insert(cluster.clone(), load_assignment(&cluster, s, p, None));
+            for sub in &subsets {
+                let c = cluster_name(&s.host, p.number, &sub.name);
+                out.clusters.insert(c.clone(), eds_cluster(&c));
+                out.endpoints.insert(c.clone(), load_assignment(&c, s, p, Some(&sub.labels)));
+            }
+        }
+    }
+    out
+}
+
+fn prefix(p: &str) -> RouteMatch {
+    RouteMatch { path_specifier: Some(PathSpecifier::Prefix(p.to_owned())), ..Default::default() }
+}
+
+fn route_to(m: RouteMatch, to: ClusterSpecifier) -> Route {
+    Route {
+        r#match: Some(m),
+        action: Some(Action::Route(RouteAction {
+            cluster_specifier: Some(to),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+fn uri_match(m: &HttpMatchRequest) -> RouteMatch {
+    let path = match &m.uri {
+        Some(StringMatch { exact: Some(e), .. }) => PathSpecifier::Path(e.clone()),
+        Some(StringMatch { prefix: Some(p), .. }) => PathSpecifier::Prefix(p.clone()),
+        Some(StringMatch { regex: Some(r), .. }) => {
+            PathSpecifier::SafeRegex(RegexMatcher { regex: r.clone(), ..Default::default() })
+        }
+        _ => PathSpecifier::Prefix("/".into()),
+    };
+    RouteMatch { path_specifier: Some(path), ..Default::default() }
+}
+
+/// A VirtualService's HTTP routes for `host:port`, in order: each match of each route is one
+/// Envoy route (an `http` route without matches matches everything).
+fn vs_routes(vs: &VirtualService, host: &str, port: u32) -> Vec<Route> {
+    let mut out = Vec::new();
+    for http in &vs.http {
+        let dests: Vec<(String, u32)> = http
+            .route
+            .iter()
+            .flatten()
+            .filter_map(|d| {
+                let dest = d.destination.as_ref()?;
+                let p = dest.port.as_ref().map_or(port, |p| p.number);
+                let h = if dest.host.is_empty() { host } else { &dest.host };
+                Some((cluster_name(h, p, &dest.subset), d.weight.max(0) as u32))
+            })
+            .collect();
+        let to = match dests.as_slice() {
+            [] => continue,
+            [(c, _)] => ClusterSpecifier::Cluster(c.clone()),
+            many => ClusterSpecifier::WeightedClusters(WeightedCluster {
+                clusters: many
+                    .iter()
+                    .map(|(c, w)| ClusterWeight {
+                        name: c.clone(),
+                        weight: Some(UInt32Value { value: *w }),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+        };
+        if http.r#match.is_empty() {
+            out.push(route_to(prefix("/"), to));
+        } else {
+            for m in &http.r#match {
+                out.push(route_to(uri_match(m), to.clone()));
+            }
         }
     }
     out
@@ -125,23 +231,13 @@ fn listener(name: &str) -> Listener {
     }
 }
 
-fn route_config(name: &str, host: &str, cluster: &str) -> RouteConfiguration {
+fn route_config(name: &str, host: &str, routes: Vec<Route>) -> RouteConfiguration {
     RouteConfiguration {
         name: name.to_owned(),
         virtual_hosts: vec![VirtualHost {
             name: name.to_owned(),
             domains: vec![name.to_owned(), host.to_owned()],
-            routes: vec![Route {
-                r#match: Some(RouteMatch {
-                    path_specifier: Some(PathSpecifier::Prefix("/".into())),
-                    ..Default::default()
-                }),
-                action: Some(Action::Route(RouteAction {
-                    cluster_specifier: Some(ClusterSpecifier::Cluster(cluster.to_owned())),
-                    ..Default::default()
-                })),
-                ..Default::default()
-            }],
+            routes,
             ..Default::default()
         }],
         ..Default::default()
@@ -170,9 +266,17 @@ fn locality(l: &str) -> Locality {
     }
 }
 
-fn load_assignment(name: &str, s: &Service, p: &ServicePort) -> ClusterLoadAssignment {
+fn load_assignment(
+    name: &str,
+    s: &Service,
+    p: &ServicePort,
+    subset: Option<&StringMap>,
+) -> ClusterLoadAssignment {
     let mut by_locality: BTreeMap<&str, Vec<LbEndpoint>> = BTreeMap::new();
-    for e in &s.endpoints {
+    let selected = s.endpoints.iter().filter(|e| {
+        subset.is_none_or(|labels| labels.iter().all(|(k, v)| e.labels.get(k) == Some(v)))
+    });
+    for e in selected {
         let addr = Address {
             address: Some(AddressKind::SocketAddress(SocketAddress {
                 address: e.address.clone(),
@@ -248,7 +352,7 @@ mod tests {
     /// an EDS cluster over ADS with round robin, every locality weighted and located.
     #[test]
     fn proxyless_resources_for_one_service_port() {
-        let r = translate(&[service()]);
+        let r = translate(&[service()], &Routing::default());
         let name = "echo.example.com:8080";
         let cluster = "outbound|8080||echo.example.com";
         let l = &r.listeners[name];
@@ -292,6 +396,75 @@ mod tests {
         };
         assert_eq!(port(&east.lb_endpoints[0]), Some(PortSpecifier::PortValue(9000)));
         // Deterministic: the same input encodes to the same bytes.
-        assert_eq!(translate(&[service()]), r);
+        assert_eq!(translate(&[service()], &Routing::default()), r);
+    }
+
+    fn spec<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// A VirtualService splitting traffic between two DestinationRule subsets: weighted
+    /// clusters named `outbound|port|subset|host`, each subset cluster holding only the
+    /// endpoints with its labels; a URI-prefix route comes first, in order.
+    #[test]
+    fn virtual_service_weights_and_subsets() {
+        let mut s = service();
+        s.endpoints[0].labels.insert("version".into(), "v1".into());
+        s.endpoints[1].labels.insert("version".into(), "v2".into());
+        let routing = Routing {
+            virtual_services: vec![(
+                "default".into(),
+                spec(serde_json::json!({
+                    "hosts": ["echo.example.com"],
+                    "http": [
+                        {"match": [{"uri": {"prefix": "/admin"}}],
+                         "route": [{"destination": {"host": "echo.example.com", "subset": "v1"}}]},
+                        {"route": [
+                            {"destination": {"host": "echo.example.com", "subset": "v1"}, "weight": 100},
+                            {"destination": {"host": "echo.example.com", "subset": "v2"}, "weight": 0}
+                        ]}
+                    ]
+                })),
+            )],
+            destination_rules: vec![(
+                "default".into(),
+                spec(serde_json::json!({
+                    "host": "echo.example.com",
+                    "subsets": [{"name": "v1", "labels": {"version": "v1"}},
+                                {"name": "v2", "labels": {"version": "v2"}}]
+                })),
+            )],
+        };
+        let r = translate(&[s], &routing);
+        let routes = &r.routes["echo.example.com:8080"].virtual_hosts[0].routes;
+        assert_eq!(routes.len(), 2);
+        assert_eq!(
+            routes[0].r#match.as_ref().unwrap().path_specifier,
+            Some(PathSpecifier::Prefix("/admin".into()))
+        );
+        match &routes[1].action {
+            Some(Action::Route(RouteAction {
+                cluster_specifier: Some(ClusterSpecifier::WeightedClusters(w)),
+                ..
+            })) => {
+                let got: Vec<(&str, u32)> = w
+                    .clusters
+                    .iter()
+                    .map(|c| (c.name.as_str(), c.weight.as_ref().unwrap().value))
+                    .collect();
+                assert_eq!(
+                    got,
+                    [
+                        ("outbound|8080|v1|echo.example.com", 100),
+                        ("outbound|8080|v2|echo.example.com", 0)
+                    ]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let v2 = &r.endpoints["outbound|8080|v2|echo.example.com"];
+        let n: usize = v2.endpoints.iter().map(|l| l.lb_endpoints.len()).sum();
+        assert_eq!(n, 1, "only the v2-labelled endpoint");
+        assert!(r.clusters.contains_key("outbound|8080|v1|echo.example.com"));
     }
 }
