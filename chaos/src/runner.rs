@@ -139,7 +139,12 @@ pub async fn run(cfg: &RunConfig) -> Result<Report, ChaosError> {
         let mut t = targets.write().unwrap_or_else(|e| e.into_inner());
         *t = cluster.nodes.values().filter(|n| n.running()).map(|n| (n.id, n.http)).collect();
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Liveness evidence: every client completes an operation on the healed cluster.
+    let healed_at = rec.now();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while rec.ok_clients_since(healed_at) < wl.clients as usize && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     rec.stop_clients();
     for t in tasks {
         let _ = t.await;

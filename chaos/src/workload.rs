@@ -106,6 +106,17 @@ impl Recorder {
         p.values().copied().min().unwrap_or(0)
     }
 
+    /// How many distinct clients completed an operation successfully after `since_ns`.
+    pub fn ok_clients_since(&self, since_ns: u64) -> usize {
+        let ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
+        let clients: std::collections::BTreeSet<u32> = ops
+            .iter()
+            .filter(|o| o.invoke_ns >= since_ns && matches!(o.outcome, Outcome::Ok { .. }))
+            .map(|o| o.client)
+            .collect();
+        clients.len()
+    }
+
     /// Every operation and stream recorded so far (ops in invoke order).
     pub fn take(&self) -> (Vec<Op>, Vec<WatchStream>) {
         let mut ops = std::mem::take(&mut *self.ops.lock().unwrap_or_else(|e| e.into_inner()));

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 
-use super::{CheckResult, MAX_REPORTED};
+use super::{first_problem, CheckResult};
 use crate::history::{History, OpKind, Outcome};
 
 const NAME: &str = "duplicate";
@@ -103,20 +103,8 @@ pub fn check(h: &History) -> CheckResult {
             format!("{checked} log events: every value and request id applied once, revisions increasing"),
         );
     }
-    let message = format!(
-        "{} problem(s); first: {}",
-        problems.len(),
-        problems[0].get("problem").and_then(|p| p.as_str()).unwrap_or("?")
-    );
-    let total = problems.len();
-    problems.truncate(MAX_REPORTED);
-    CheckResult::fail(
-        NAME,
-        checked,
-        message,
-        Some(json!({ "problems": problems, "total": total })),
-        violating,
-    )
+    let message = format!("{} problem(s); first: {}", problems.len(), first_problem(&problems));
+    CheckResult::from_problems(NAME, checked, message, "problems", problems, violating)
 }
 
 #[cfg(test)]

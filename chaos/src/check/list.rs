@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_json::json;
 
-use super::{op_json, CheckResult, MAX_REPORTED};
+use super::{first_problem, op_json, CheckResult};
 use crate::history::{History, Op, OpKind, Outcome};
 
 const NAME: &str = "list";
@@ -128,17 +128,9 @@ pub fn check(h: &History) -> CheckResult {
         "{} list(s) wrong; first: op {}: {}",
         problems.len(),
         violating.first().copied().unwrap_or(0),
-        problems[0].get("problem").and_then(|p| p.as_str()).unwrap_or("?")
+        first_problem(&problems)
     );
-    let total = problems.len();
-    problems.truncate(MAX_REPORTED);
-    CheckResult::fail(
-        NAME,
-        checked,
-        message,
-        Some(json!({ "lists": problems, "total": total })),
-        violating,
-    )
+    CheckResult::from_problems(NAME, checked, message, "lists", problems, violating)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 
-use super::{op_json, CheckResult, MAX_REPORTED};
+use super::{first_problem, op_json, CheckResult};
 use crate::history::{History, OpKind, Outcome};
 
 const NAME: &str = "lost_write";
@@ -169,20 +169,8 @@ pub fn check(h: &History) -> CheckResult {
             ),
         );
     }
-    let message = format!(
-        "{} problem(s); first: {}",
-        problems.len(),
-        problems[0].get("problem").and_then(|p| p.as_str()).unwrap_or("?")
-    );
-    let total = problems.len();
-    problems.truncate(MAX_REPORTED);
-    CheckResult::fail(
-        NAME,
-        checked,
-        message,
-        Some(json!({ "problems": problems, "total": total })),
-        violating,
-    )
+    let message = format!("{} problem(s); first: {}", problems.len(), first_problem(&problems));
+    CheckResult::from_problems(NAME, checked, message, "problems", problems, violating)
 }
 
 #[cfg(test)]

@@ -81,6 +81,29 @@ impl CheckResult {
     }
 }
 
+impl CheckResult {
+    /// A failing verdict from a checker's problems (JSON objects, each with a `problem`
+    /// field): the counterexample keeps the first [`MAX_REPORTED`] under `key`, with the total.
+    pub(crate) fn from_problems(
+        name: &str,
+        checked: usize,
+        message: String,
+        key: &str,
+        mut problems: Vec<serde_json::Value>,
+        violating_ops: Vec<u64>,
+    ) -> Self {
+        let total = problems.len();
+        problems.truncate(MAX_REPORTED);
+        let counterexample = serde_json::json!({ key: problems, "total": total });
+        CheckResult::fail(name, checked, message, Some(counterexample), violating_ops)
+    }
+}
+
+/// The `problem` field of a checker's first problem, for its one-line message.
+pub(crate) fn first_problem(problems: &[serde_json::Value]) -> &str {
+    problems.first().and_then(|p| p.get("problem")).and_then(|p| p.as_str()).unwrap_or("?")
+}
+
 /// Runs every checker, in the order of the table above.
 pub fn all(h: &History) -> Vec<CheckResult> {
     vec![

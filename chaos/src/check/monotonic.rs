@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 
-use super::{op_json, CheckResult, MAX_REPORTED};
+use super::{first_problem, op_json, CheckResult};
 use crate::history::{History, Op, OpKind, Outcome};
 
 const NAME: &str = "monotonic";
@@ -104,17 +104,9 @@ pub fn check(h: &History) -> CheckResult {
         "{} regression(s); first: client {}: {}",
         problems.len(),
         problems[0].get("client").and_then(|c| c.as_u64()).unwrap_or(0),
-        problems[0].get("problem").and_then(|p| p.as_str()).unwrap_or("?")
+        first_problem(&problems)
     );
-    let total = problems.len();
-    problems.truncate(MAX_REPORTED);
-    CheckResult::fail(
-        NAME,
-        checked,
-        message,
-        Some(json!({ "regressions": problems, "total": total })),
-        violating,
-    )
+    CheckResult::from_problems(NAME, checked, message, "regressions", problems, violating)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 
-use super::{CheckResult, MAX_REPORTED};
+use super::{first_problem, CheckResult};
 use crate::history::{History, Outcome, WatchStream};
 
 const NAME: &str = "watch";
@@ -71,17 +71,9 @@ pub fn check(h: &History) -> CheckResult {
         "{} of {streams} streams broken; first: stream {}: {}",
         problems.len(),
         problems[0].get("stream").and_then(|s| s.as_u64()).unwrap_or(0),
-        problems[0].get("problem").and_then(|p| p.as_str()).unwrap_or("?")
+        first_problem(&problems)
     );
-    let total = problems.len();
-    problems.truncate(MAX_REPORTED);
-    CheckResult::fail(
-        NAME,
-        streams,
-        message,
-        Some(json!({ "streams": problems, "total": total })),
-        violating,
-    )
+    CheckResult::from_problems(NAME, streams, message, "streams", problems, violating)
 }
 
 /// The first problem of one stream, and the log revision involved (to find its writer).
