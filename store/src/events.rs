@@ -91,6 +91,15 @@ fn parse_chunk(data: sled::IVec) -> Result<Sealed, StoreError> {
     Ok(Sealed { data, first, spans })
 }
 
+/// The error for an event that must be stored (revisions are dense above the compaction
+/// point) and is not.
+pub(crate) fn missing(rev: Revision, current: Revision) -> StoreError {
+    StoreError::Corrupt {
+        what: "event log",
+        reason: format!("event {rev} is missing below revision {current}"),
+    }
+}
+
 /// Reads events by revision, keeping the last sealed chunk it loaded, so sequential reads do
 /// one lookup per chunk.
 pub(crate) struct Reader<'t> {
@@ -146,10 +155,7 @@ impl<'t> Reader<'t> {
     /// The event at `rev`, which must be stored (revisions are dense above the compaction
     /// point); `current` is named in the error.
     pub(crate) fn expect(&mut self, rev: Revision, current: Revision) -> Result<Event, StoreError> {
-        self.get(rev)?.ok_or_else(|| StoreError::Corrupt {
-            what: "event log",
-            reason: format!("event {rev} is missing below revision {current}"),
-        })
+        self.get(rev)?.ok_or_else(|| missing(rev, current))
     }
 
     /// The encoded event at `rev`, copied.

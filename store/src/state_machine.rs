@@ -429,10 +429,7 @@ impl Shared {
             let mut reader = events::Reader::new(&g.tree);
             for rev in last + 1..=end {
                 if reader.with_event(rev, |e| f(&e))?.is_none() {
-                    return Err(StoreError::Corrupt {
-                        what: "event log",
-                        reason: format!("event {rev} is missing below revision {}", g.revision),
-                    });
+                    return Err(events::missing(rev, g.revision));
                 }
             }
             last = end;
