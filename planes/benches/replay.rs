@@ -32,9 +32,12 @@ async fn build(n: u64) -> (tempfile::TempDir, StateMachine) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = sled::Config::new().path(dir.path()).cache_capacity(1 << 30).open().expect("sled");
     let mut sm = StateMachine::open(&db).expect("state machine");
+    // Commands that fail (deletes of absent keys) consume no revision: go on until exactly
+    // `n` events are committed.
     let mut index = 0;
-    while index < n {
-        let batch: Vec<Entry<istio_store::TypeConfig>> = (0..1000.min(n - index))
+    let mut committed = 0;
+    while committed < n {
+        let batch: Vec<Entry<istio_store::TypeConfig>> = (0..1000.min(n - committed))
             .map(|_| {
                 index += 1;
                 let i = index % KEYS;
@@ -66,6 +69,7 @@ async fn build(n: u64) -> (tempfile::TempDir, StateMachine) {
             })
             .collect();
         sm.apply(batch).await.expect("apply");
+        committed = sm.shared().applied_state().revision;
     }
     // Let sled write everything back before measuring, so its background flushing does not
     // compete with the measured reads.

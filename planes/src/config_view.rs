@@ -23,11 +23,25 @@ type Label = (String, String);
 pub struct ConfigView {
     revision: Revision,
     /// group -> resource -> kind. Nested maps, so lookups borrow the event's strings.
-    kinds: BTreeMap<String, BTreeMap<String, Kind>>,
+    kinds: BTreeMap<Name, BTreeMap<Name, Kind>>,
 }
 
-/// namespace -> name -> object.
-type Objects = BTreeMap<String, BTreeMap<String, Resource>>;
+/// A key part, as bytes: folding an event looks it up with the stored bytes as they are
+/// (byte order is the strings' order).
+type Name = Box<[u8]>;
+
+/// namespace -> name -> object. Names are hashed, not ordered: folding an event then costs one
+/// hash and (usually) one compare instead of a B-tree walk of compares through scattered
+/// keys; reads sort what they return.
+type Objects = BTreeMap<Name, Names>;
+type Names = HashMap<Name, Resource, fxhash::FxBuildHasher>;
+
+/// One namespace's objects, in name order.
+fn sorted(names: &Names) -> Vec<&Resource> {
+    let mut v: Vec<&Resource> = names.values().collect();
+    v.sort_unstable_by(|a, b| a.key.name.cmp(&b.key.name));
+    v
+}
 
 #[derive(Debug, Default)]
 struct Kind {
@@ -51,7 +65,7 @@ struct LabelIndex {
 impl LabelIndex {
     fn build(objects: &Objects) -> Self {
         let mut index = LabelIndex::default();
-        for r in objects.values().flat_map(BTreeMap::values) {
+        for r in objects.values().flat_map(HashMap::values) {
             index.add(&id_of(r.key.as_ref()), &r.object);
         }
         index
@@ -103,27 +117,27 @@ fn labels_of(object: &[u8]) -> Vec<Label> {
 }
 
 fn id_of(key: KeyRef<'_>) -> Id {
-    (key.namespace.to_owned(), key.name.to_owned())
+    (key.namespace.to_str().into_owned(), key.name.to_str().into_owned())
 }
 
 impl ConfigView {
     fn remove(&mut self, key: KeyRef<'_>) {
-        let Some(kinds) = self.kinds.get_mut(key.group) else { return };
-        let Some(kind) = kinds.get_mut(key.resource) else { return };
-        let Some(names) = kind.objects.get_mut(key.namespace) else { return };
-        if names.remove(key.name).is_none() {
+        let Some(kinds) = self.kinds.get_mut(key.group.as_bytes()) else { return };
+        let Some(kind) = kinds.get_mut(key.resource.as_bytes()) else { return };
+        let Some(names) = kind.objects.get_mut(key.namespace.as_bytes()) else { return };
+        if names.remove(key.name.as_bytes()).is_none() {
             return;
         }
         if names.is_empty() {
-            kind.objects.remove(key.namespace);
+            kind.objects.remove(key.namespace.as_bytes());
         }
         if let Some(index) = kind.label_index() {
             index.remove(&id_of(key));
         }
         if kind.objects.is_empty() {
-            kinds.remove(key.resource);
+            kinds.remove(key.resource.as_bytes());
             if kinds.is_empty() {
-                self.kinds.remove(key.group);
+                self.kinds.remove(key.group.as_bytes());
             }
         }
     }
@@ -132,34 +146,39 @@ impl ConfigView {
     /// existing object reuses its allocations.
     fn insert(&mut self, r: ResourceRef<'_>) {
         let key = r.key;
-        let kinds = match self.kinds.get_mut(key.group) {
+        let kinds = match self.kinds.get_mut(key.group.as_bytes()) {
             Some(k) => k,
-            None => self.kinds.entry(key.group.to_owned()).or_default(),
+            None => self.kinds.entry(key.group.as_bytes().into()).or_default(),
         };
-        let kind = match kinds.get_mut(key.resource) {
+        let kind = match kinds.get_mut(key.resource.as_bytes()) {
             Some(k) => k,
-            None => kinds.entry(key.resource.to_owned()).or_default(),
+            None => kinds.entry(key.resource.as_bytes().into()).or_default(),
         };
         if let Some(index) = kind.label_index() {
             let id = id_of(key);
             index.remove(&id);
             index.add(&id, r.object);
         }
-        let names = match kind.objects.get_mut(key.namespace) {
+        let names = match kind.objects.get_mut(key.namespace.as_bytes()) {
             Some(n) => n,
-            None => kind.objects.entry(key.namespace.to_owned()).or_default(),
+            None => kind.objects.entry(key.namespace.as_bytes().into()).or_default(),
         };
-        match names.get_mut(key.name) {
-            Some(slot) => r.write_into(slot),
+        match names.get_mut(key.name.as_bytes()) {
+            Some(slot) => r.overwrite(slot),
             None => {
-                names.insert(key.name.to_owned(), r.to_resource());
+                names.insert(key.name.as_bytes().into(), r.to_resource());
             }
         }
     }
 
     /// One object.
     pub fn get(&self, key: &ResourceKey) -> Option<&Resource> {
-        self.kinds.get(&key.group)?.get(&key.resource)?.objects.get(&key.namespace)?.get(&key.name)
+        self.kinds
+            .get(key.group.as_bytes())?
+            .get(key.resource.as_bytes())?
+            .objects
+            .get(key.namespace.as_bytes())?
+            .get(key.name.as_bytes())
     }
 
     /// Objects under `prefix`, in key order; with `label = Some((k, v))` only those labelled so
@@ -169,9 +188,9 @@ impl ConfigView {
         let kinds = self
             .kinds
             .iter()
-            .filter(|(g, _)| prefix.group.as_ref().is_none_or(|p| p == *g))
+            .filter(|(g, _)| prefix.group.as_ref().is_none_or(|p| p.as_bytes() == &***g))
             .flat_map(|(_, kinds)| kinds.iter())
-            .filter(|(res, _)| prefix.resource.as_ref().is_none_or(|p| p == *res))
+            .filter(|(res, _)| prefix.resource.as_ref().is_none_or(|p| p.as_bytes() == &***res))
             .map(|(_, kind)| kind);
         for kind in kinds {
             let wanted = |ns: &str, name: &str| {
@@ -184,23 +203,26 @@ impl ConfigView {
                     let index = guard.get_or_insert_with(|| LabelIndex::build(&kind.objects));
                     let ids = index.by_label.get(&(k.to_owned(), v.to_owned()));
                     out.extend(
-                        ids.into_iter()
-                            .flatten()
-                            .filter(|(ns, name)| wanted(ns, name))
-                            .filter_map(|(ns, name)| kind.objects.get(ns)?.get(name).cloned()),
+                        ids.into_iter().flatten().filter(|(ns, name)| wanted(ns, name)).filter_map(
+                            |(ns, name)| {
+                                kind.objects.get(ns.as_bytes())?.get(name.as_bytes()).cloned()
+                            },
+                        ),
                     );
                 }
                 None => {
                     let namespaces: Box<dyn Iterator<Item = _>> = match &prefix.namespace {
-                        Some(ns) => Box::new(kind.objects.get(ns).into_iter()),
+                        Some(ns) => Box::new(kind.objects.get(ns.as_bytes()).into_iter()),
                         None => Box::new(kind.objects.values()),
                     };
-                    out.extend(
-                        namespaces
-                            .flat_map(BTreeMap::values)
-                            .filter(|r| wanted(&r.key.namespace, &r.key.name))
-                            .cloned(),
-                    );
+                    for names in namespaces {
+                        out.extend(
+                            sorted(names)
+                                .into_iter()
+                                .filter(|r| wanted(&r.key.namespace, &r.key.name))
+                                .cloned(),
+                        );
+                    }
                 }
             }
         }
@@ -214,15 +236,16 @@ impl ConfigView {
 
     /// Number of objects.
     pub fn len(&self) -> usize {
-        self.objects().count()
+        self.namespaces().map(HashMap::len).sum()
     }
 
+    fn namespaces(&self) -> impl Iterator<Item = &Names> {
+        self.kinds.values().flat_map(BTreeMap::values).flat_map(|k| k.objects.values())
+    }
+
+    /// Every object, in key order.
     fn objects(&self) -> impl Iterator<Item = &Resource> {
-        self.kinds
-            .values()
-            .flat_map(BTreeMap::values)
-            .flat_map(|k| k.objects.values())
-            .flat_map(BTreeMap::values)
+        self.namespaces().flat_map(sorted)
     }
 
     /// Whether the view holds no object.

@@ -26,15 +26,20 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T
     decode_ref(bytes, what)
 }
 
-/// Decodes a record written by [`encode`] into a type that borrows from `bytes` (e.g.
-/// [`crate::EventRef`]); `what` names it in the error.
+/// Decodes a record written by [`encode`] into a type that borrows from `bytes`; `what` names
+/// it in the error.
 pub fn decode_ref<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],
     what: &'static str,
 ) -> Result<T, StoreError> {
+    bincode::deserialize(body(bytes, what)?)
+        .map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
+}
+
+/// The bincode part of a record written by [`encode`], after checking its format version.
+pub fn body<'a>(bytes: &'a [u8], what: &'static str) -> Result<&'a [u8], StoreError> {
     match bytes.split_first() {
-        Some((&FORMAT_VERSION, rest)) => bincode::deserialize(rest)
-            .map_err(|e| StoreError::Corrupt { what, reason: e.to_string() }),
+        Some((&FORMAT_VERSION, rest)) => Ok(rest),
         Some((v, _)) => Err(StoreError::Corrupt {
             what,
             reason: format!("unknown format version {v} (this build reads {FORMAT_VERSION})"),

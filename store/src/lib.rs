@@ -5,6 +5,7 @@
 //! [`Revision`]. See `DESIGN.md` §2 and the crate modules:
 //!
 //! - [`types`]: keys, resources, txns, events, the openraft type config.
+//! - [`borrowed`]: events decoded in place, for replay.
 //! - [`log_store`]: the Raft log on sled (group-committed flushes).
 //! - [`state_machine`]: resources, events, idempotency table, snapshots.
 //! - [`network`]: the peer transport over tonic, client and server.
@@ -13,6 +14,7 @@
 //!   forwarding, linearizable reads, watches, membership, compaction).
 #![forbid(unsafe_code)]
 
+pub mod borrowed;
 pub mod codec;
 pub mod error;
 pub mod events;
@@ -23,6 +25,7 @@ pub mod node;
 pub mod state_machine;
 pub mod types;
 
+pub use borrowed::{ChangeRef, EventRef, KeyRef, ResourceRef, Text};
 pub use error::StoreError;
 pub use node::{ClusterMember, ClusterStatus, StoreConfig, StoreNode, WatchStream};
 pub use state_machine::AppliedState;

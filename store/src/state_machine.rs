@@ -34,6 +34,7 @@ use serde_bytes::ByteBuf;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
+use crate::borrowed::EventRef;
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::events;

@@ -140,12 +140,12 @@ fn endpoint(w: &WorkloadEntry, source: String) -> Endpoint {
 
 impl RegistryView {
     fn remove(&mut self, key: KeyRef<'_>) {
-        let id = (key.namespace.to_owned(), key.name.to_owned());
-        match key.resource {
+        let id = (key.namespace.to_string(), key.name.to_string());
+        match &*key.resource.to_str() {
             SERVICE_ENTRIES => self.service_entries.remove(&id).map(drop),
             WORKLOAD_ENTRIES => self.workload_entries.remove(&id).map(drop),
             VIRTUAL_SERVICES | DESTINATION_RULES => {
-                self.routing.remove(&(key.resource.to_owned(), id.0, id.1)).map(drop)
+                self.routing.remove(&(key.resource.to_string(), id.0, id.1)).map(drop)
             }
             _ => None,
         };
@@ -156,9 +156,9 @@ impl RegistryView {
         if key.group != GROUP {
             return;
         }
-        let id = (key.namespace.to_owned(), key.name.to_owned());
+        let id = (key.namespace.to_string(), key.name.to_string());
         let source = format!("{}/{}", key.namespace, key.name);
-        match key.resource {
+        match &*key.resource.to_str() {
             SERVICE_ENTRIES => match spec_of::<ServiceEntry>(r.object, "ServiceEntry") {
                 Some(se) => {
                     let doc = ServiceEntryDoc {
@@ -188,7 +188,7 @@ impl RegistryView {
                 }
             },
             VIRTUAL_SERVICES | DESTINATION_RULES => {
-                self.routing.insert((key.resource.to_owned(), id.0, id.1), r.object.to_vec());
+                self.routing.insert((key.resource.to_string(), id.0, id.1), r.object.to_vec());
             }
             _ => {}
         }
