@@ -27,9 +27,10 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::object::{self, Target, MAX_BODY};
 use crate::selector::Selector;
-use crate::{apply, audit, discovery, timetravel};
+use crate::{apply, audit, discovery, proxies, timetravel};
 use istio_planes::config;
 use istio_planes::config_view::ConfigView;
+use istio_planes::pilot::status::PushStatus;
 use istio_planes::view::{View, ViewDriver};
 
 /// Shared state of the HTTP server.
@@ -42,13 +43,16 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Configuration objects, indexed; serves the typed reads.
     pub config: ViewDriver<ConfigView>,
+    /// Every proxy connected to this member over ADS, and the push metrics.
+    pub pilot: Arc<PushStatus>,
 }
 
 impl AppState {
     /// The state for `node`, starting its configuration view.
     pub fn new(node: Arc<StoreNode>, shutdown: watch::Receiver<bool>) -> Self {
         let config = ViewDriver::spawn(node.state().clone());
-        Self { node, metrics: Metrics::default(), shutdown, config }
+        let pilot = Arc::new(PushStatus::new(node.config().id.to_string()));
+        Self { node, metrics: Metrics::default(), shutdown, config, pilot }
     }
 
     /// Waits for the read barrier of `c`, then for the view to reflect what was applied.
@@ -100,6 +104,8 @@ pub fn router(state: Arc<AppState>, auth: Arc<crate::auth::Authenticator>) -> Ro
         .route("/v1/export", get(audit::export).fallback(wrong_method))
         .route("/v1/diff", get(timetravel::diff).fallback(wrong_method))
         .route("/v1/rollback", post(timetravel::rollback).fallback(wrong_method))
+        .route("/v1/proxies", get(proxies::list).fallback(wrong_method))
+        .route("/v1/proxies/:id/config", get(proxies::config).fallback(wrong_method))
         .route(
             "/v1/history/:group/:kind/:namespace/:name",
             get(audit::history).fallback(wrong_method),
@@ -146,7 +152,8 @@ async fn readyz(State(st): Shared) -> Response {
 }
 
 async fn metrics(State(st): Shared) -> Response {
-    let body = st.metrics.render(&st.node);
+    let mut body = st.metrics.render(&st.node);
+    st.pilot.render(&mut body);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 

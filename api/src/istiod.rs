@@ -289,9 +289,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let snapshots = istio_planes::pilot::spawn_snapshots(
         node.state().clone(),
         Duration::from_millis(args.xds_debounce_ms),
+        state.pilot.clone(),
     );
     let ads = envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer::new(
-        istio_planes::pilot::ads::Ads::new(snapshots),
+        istio_planes::pilot::ads::Ads::new(snapshots, state.pilot.clone()),
     );
     let grpc_server = serve_grpc(
         grpc_listener,

@@ -10,6 +10,7 @@
 //! - [`timetravel`]: `/v1/diff` and `/v1/rollback`.
 //! - [`error`]: [`error::ApiError`] and its single mapping to Kubernetes `Status`.
 //! - [`metrics`]: Prometheus exposition.
+//! - [`proxies`]: `/v1/proxies` push status and per-proxy config.
 #![forbid(unsafe_code)]
 
 pub mod apply;
@@ -23,5 +24,6 @@ pub mod istioctl;
 pub mod istiod;
 pub mod metrics;
 pub mod object;
+pub mod proxies;
 pub mod selector;
 pub mod timetravel;

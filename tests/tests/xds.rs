@@ -1,7 +1,8 @@
 //! ADS (state of the world) on istiod's gRPC port, driven by envoy-types' own ADS client:
 //! a ServiceEntry becomes a proxyless Listener / RouteConfiguration / Cluster /
-//! ClusterLoadAssignment; ACKs are accepted; a changed endpoint pushes only EDS to the stream.
-//! (The real-client test with Python grpcio comes with the rest of issue 6.)
+//! ClusterLoadAssignment; ACKs are accepted; a changed endpoint pushes only EDS to the stream;
+//! a NACK shows in `/v1/proxies` and the metrics; `/v1/proxies/{id}/config` shows what was
+//! sent as Envoy JSON. (`xds_grpcio.rs` is the real-client test.)
 
 use std::time::Duration;
 
@@ -101,5 +102,87 @@ async fn ads_serves_and_pushes_a_service_entry() -> anyhow::Result<()> {
     let cla = ClusterLoadAssignment::decode(push.resources[0].value.as_slice())?;
     assert!(format!("{cla:?}").contains("10.0.0.9"));
     assert!(push.version_info.parse::<u64>()? > eds.version_info.parse::<u64>()?);
+
+    // The proxy rejects that push: /v1/proxies shows the NACK on EDS with its message while
+    // the other types stay SYNCED at the revisions they ACKed.
+    let mut nack = request(EDS, &[cluster], Some(&push));
+    nack.version_info = eds.version_info.clone();
+    nack.error_detail = Some(envoy_types::pb::google::rpc::Status {
+        code: 3,
+        message: "endpoint 10.0.0.9 rejected by test".into(),
+        ..Default::default()
+    });
+    tx.send(nack).await?;
+    let proxies_url = c.node(1).url("/v1/proxies");
+    let p = wait_for(&c, &proxies_url, |v| v["proxies"][0]["types"]["eds"]["status"] == "NACKED")
+        .await?;
+    let proxy = &p["proxies"][0];
+    assert_eq!(proxy["id"], "proxyless-1");
+    assert_eq!(proxy["istiod"], "1");
+    let eds_status = &proxy["types"]["eds"];
+    assert_eq!(eds_status["lastNack"]["message"], "endpoint 10.0.0.9 rejected by test");
+    assert_eq!(eds_status["lastNack"]["version"], push.version_info.as_str());
+    assert_eq!(eds_status["ackedVersion"], eds.version_info.as_str());
+    assert_eq!(eds_status["sentVersion"], push.version_info.as_str());
+    assert_eq!(proxy["types"]["cds"]["status"], "SYNCED");
+    assert_eq!(proxy["types"]["lds"]["status"], "SYNCED");
+    assert_eq!(proxy["types"]["cds"]["revision"], cds.version_info.parse::<u64>()?);
+    // The proxy's applied revision is the lowest it ACKed over its types.
+    let lowest = [&lds, &cds, &eds].iter().map(|r| r.version_info.parse::<u64>().unwrap()).min();
+    assert_eq!(proxy["revision"].as_u64(), lowest);
+
+    // What it was last sent, as Envoy's JSON.
+    let cfg: serde_json::Value =
+        c.client.get(c.node(1).url("/v1/proxies/proxyless-1/config")).send().await?.json().await?;
+    assert_eq!(cfg["types"]["cds"]["resources"][0]["name"], cluster);
+    assert_eq!(cfg["types"]["cds"]["resources"][0]["type"], "EDS");
+    assert_eq!(cfg["types"]["lds"]["resources"][0]["name"], name);
+    let missing = c.client.get(c.node(1).url("/v1/proxies/nobody/config")).send().await?;
+    assert_eq!(missing.status(), 404);
+
+    // A fixed endpoint is pushed and ACKed: EDS is SYNCED again, the NACK cleared, and the
+    // change → ACK time recorded.
+    let r = c.client.put(&se_url).json(&service_entry("10.0.0.7")).send().await?;
+    assert!(r.status().is_success(), "{}", r.text().await?);
+    let fixed = next(&mut inbound).await?;
+    assert_eq!(fixed.type_url, EDS);
+    tx.send(request(EDS, &[cluster], Some(&fixed))).await?;
+    let p = wait_for(&c, &proxies_url, |v| v["proxies"][0]["types"]["eds"]["status"] == "SYNCED")
+        .await?;
+    assert!(p["proxies"][0]["types"]["eds"]["lastNack"].is_null());
+
+    let metrics = c.client.get(c.node(1).url("/metrics")).send().await?.text().await?;
+    for want in ["istio_pilot_xds_connected 1", "istio_pilot_xds_nacks_total{type=\"eds\"} 1"] {
+        assert!(metrics.contains(want), "{want} missing from:\n{metrics}");
+    }
+    let converged = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("istio_pilot_proxy_convergence_seconds_count "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(converged >= Some(1), "no convergence recorded:\n{metrics}");
+
+    // The stream ends: the proxy is gone from the list.
+    drop(tx);
+    drop(inbound);
+    wait_for(&c, &proxies_url, |v| v["proxies"].as_array().is_some_and(|a| a.is_empty())).await?;
     Ok(())
+}
+
+/// GETs `url` until `ok` holds of its JSON (10 s at most).
+async fn wait_for(
+    c: &Cluster,
+    url: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> anyhow::Result<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let v: serde_json::Value = c.client.get(url).send().await?.json().await?;
+        if ok(&v) {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("{url} never reached the expected state; last: {v:#}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

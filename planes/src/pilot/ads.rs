@@ -2,11 +2,13 @@
 //! subscription is tracked by resource names (empty = wildcard for LDS and CDS), every
 //! response gets a fresh nonce, and the proxy's next request for that type ACKs (version,
 //! nonce) or NACKs (`error_detail`) it. A new registry snapshot is pushed to a stream only for
-//! the types whose subscribed resources changed. Delta xDS comes next (issue 6).
+//! the types whose subscribed resources changed. Every stream publishes what it sent and what
+//! came back to [`PushStatus`]. Delta xDS comes next (issue 6).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryService;
 use envoy_types::pb::envoy::service::discovery::v3::{
@@ -17,6 +19,7 @@ use futures::Stream;
 use tokio::sync::{mpsc, watch};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::status::{now_ms, rfc3339, short_type, Nack, ProxyStatus, PushStatus, TypeStatus};
 use super::xds::{pack, Resources, CLUSTER, ENDPOINT, LISTENER, ROUTE};
 
 /// What every proxy is served: the xDS resources at one log revision.
@@ -26,19 +29,22 @@ pub struct Snapshot {
     pub revision: u64,
     /// The resources.
     pub resources: Resources,
+    /// When this istiod saw the first change the snapshot carries (for the convergence
+    /// metric: change → ACK).
+    pub changed_at: Option<Instant>,
 }
 
 impl Snapshot {
-    /// The resources of `type_url` named in `names` (every one for an empty list), packed, in
-    /// name order.
-    pub fn select(&self, type_url: &str, names: &BTreeSet<String>) -> Vec<(String, Any)> {
+    /// The resources of `type_url` named in `names` (sorted; every one for an empty list),
+    /// packed, in name order.
+    pub fn select(&self, type_url: &str, names: &[String]) -> Vec<(String, Any)> {
         fn pick<M: prost::Message>(
             type_url: &str,
             all: &BTreeMap<String, M>,
-            names: &BTreeSet<String>,
+            names: &[String],
         ) -> Vec<(String, Any)> {
             all.iter()
-                .filter(|(n, _)| names.is_empty() || names.contains(*n))
+                .filter(|(n, _)| names.is_empty() || names.binary_search(n).is_ok())
                 .map(|(n, m)| (n.clone(), pack(type_url, m)))
                 .collect()
         }
@@ -53,98 +59,142 @@ impl Snapshot {
     }
 }
 
-/// The ADS service: serves the latest [`Snapshot`] from `snapshots`.
+/// The ADS service: serves the latest [`Snapshot`] from `snapshots`, recording every
+/// stream in `status`.
 #[derive(Clone, Debug)]
 pub struct Ads {
     snapshots: watch::Receiver<Arc<Snapshot>>,
+    status: Arc<PushStatus>,
 }
 
 impl Ads {
     /// A service serving what `snapshots` publishes.
-    pub fn new(snapshots: watch::Receiver<Arc<Snapshot>>) -> Self {
-        Ads { snapshots }
+    pub fn new(snapshots: watch::Receiver<Arc<Snapshot>>, status: Arc<PushStatus>) -> Self {
+        Ads { snapshots, status }
     }
-}
-
-/// One type's state on one stream.
-#[derive(Debug, Default)]
-struct TypeState {
-    names: BTreeSet<String>,
-    nonce: String,
-    sent: Vec<(String, Any)>,
-    sent_version: String,
-    acked_version: String,
-    last_nack: Option<String>,
 }
 
 type ResponseStream = Pin<Box<dyn Stream<Item = Result<DiscoveryResponse, Status>> + Send>>;
 type DeltaStream = Pin<Box<dyn Stream<Item = Result<DeltaDiscoveryResponse, Status>> + Send>>;
 
+/// One stream: its published state, and the changes it pushed that await an ACK.
 struct Session {
-    types: BTreeMap<String, TypeState>,
+    status: Arc<PushStatus>,
+    me: ProxyStatus,
     nonces: u64,
     tx: mpsc::Sender<Result<DiscoveryResponse, Status>>,
-    node: String,
+    /// Per type URL: when this istiod saw the earliest change pushed and not yet ACKed.
+    waiting: BTreeMap<String, Instant>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.status.disconnect(self.me.connection);
+    }
 }
 
 impl Session {
     /// Sends `type_url`'s subscribed resources if they differ from what was last sent (or
     /// `force`). Returns false when the stream is gone.
     async fn push(&mut self, snap: &Snapshot, type_url: &str, force: bool) -> bool {
-        let Some(st) = self.types.get_mut(type_url) else { return true };
-        let resources = snap.select(type_url, &st.names);
-        if !force && resources == st.sent {
+        let start = Instant::now();
+        let Some(st) = self.me.types.get_mut(short_type(type_url)) else { return true };
+        let resources = snap.select(type_url, &st.subscribed);
+        if !force && resources == *st.sent {
             return true;
         }
         self.nonces += 1;
-        st.nonce = self.nonces.to_string();
-        st.sent_version = snap.revision.to_string();
-        st.sent = resources;
+        let nonce = self.nonces.to_string();
+        let version = snap.revision.to_string();
         let resp = DiscoveryResponse {
-            version_info: st.sent_version.clone(),
-            resources: st.sent.iter().map(|(_, a)| a.clone()).collect(),
+            version_info: version.clone(),
+            resources: resources.iter().map(|(_, a)| a.clone()).collect(),
             type_url: type_url.to_owned(),
-            nonce: st.nonce.clone(),
+            nonce: nonce.clone(),
             ..Default::default()
         };
-        self.tx.send(Ok(resp)).await.is_ok()
+        st.sent_nonce = Some(nonce);
+        st.sent_version = Some(version);
+        st.sent_at = Some(rfc3339(now_ms()));
+        st.resources = resources.len();
+        st.sent = Arc::new(resources);
+        if let (Some(at), false) = (snap.changed_at, force) {
+            self.waiting.entry(type_url.to_owned()).or_insert(at);
+        }
+        let ok = self.tx.send(Ok(resp)).await.is_ok();
+        self.status.pushed(type_url, start.elapsed());
+        self.status.publish(self.me.clone());
+        ok
     }
 
     /// Handles one request: records an ACK or NACK of the last response, updates the
     /// subscription, and answers a new or changed subscription.
     async fn request(&mut self, snap: &Snapshot, r: DiscoveryRequest) -> bool {
-        if let Some(n) = &r.node {
-            if self.node.is_empty() {
-                self.node = n.id.clone();
-            }
+        if let (Some(n), true) = (&r.node, self.me.id.is_empty()) {
+            self.me.id = n.id.clone();
+            self.me.cluster = n.cluster.clone();
+            self.me.version = user_agent(n);
         }
-        let names: BTreeSet<String> =
+        let mut names: Vec<String> =
             r.resource_names.iter().filter(|n| n.as_str() != "*").cloned().collect();
-        let st = self.types.entry(r.type_url.clone()).or_default();
-        let first = st.nonce.is_empty() && r.response_nonce.is_empty();
+        names.sort();
+        names.dedup();
+        let st = self
+            .me
+            .types
+            .entry(short_type(&r.type_url).to_owned())
+            .or_insert_with(|| TypeStatus { type_url: r.type_url.clone(), ..Default::default() });
+        let first = st.sent_nonce.is_none() && r.response_nonce.is_empty();
         if !r.response_nonce.is_empty() {
-            if r.response_nonce != st.nonce {
+            if Some(&r.response_nonce) != st.sent_nonce.as_ref() {
                 // A reply to a response that has since been superseded: ignore it.
                 return true;
             }
             match &r.error_detail {
                 Some(e) => {
-                    tracing::warn!(node = %self.node, type_url = %r.type_url, error = %e.message, "xDS NACK");
-                    st.last_nack = Some(e.message.clone());
+                    tracing::warn!(node = %self.me.id, type_url = %r.type_url, error = %e.message, "xDS NACK");
+                    st.last_nack = Some(Nack {
+                        version: st.sent_version.clone().unwrap_or_default(),
+                        nonce: r.response_nonce.clone(),
+                        message: e.message.clone(),
+                        time: rfc3339(now_ms()),
+                    });
+                    self.status.nacked(&r.type_url);
                 }
                 None => {
-                    st.acked_version = r.version_info.clone();
+                    st.revision = r.version_info.parse().ok();
+                    st.acked_version = Some(r.version_info.clone());
+                    st.acked_at = Some(rfc3339(now_ms()));
                     st.last_nack = None;
+                    if let Some(at) = self.waiting.remove(&r.type_url) {
+                        self.status.converged(at.elapsed());
+                    }
                 }
             }
         }
-        let changed = names != st.names;
-        st.names = names;
+        let changed = names != st.subscribed;
+        st.subscribed = names;
         if first || changed {
             return self.push(snap, &r.type_url, true).await;
         }
+        self.status.publish(self.me.clone());
         true
     }
+}
+
+/// `name version` of the client, from its node.
+fn user_agent(n: &envoy_types::pb::envoy::config::core::v3::Node) -> String {
+    use envoy_types::pb::envoy::config::core::v3::node::UserAgentVersionType;
+    let v = match &n.user_agent_version_type {
+        Some(UserAgentVersionType::UserAgentVersion(v)) => v.clone(),
+        Some(UserAgentVersionType::UserAgentBuildVersion(b)) => {
+            b.version.as_ref().map_or(String::new(), |v| {
+                format!("{}.{}.{}", v.major_number, v.minor_number, v.patch)
+            })
+        }
+        None => String::new(),
+    };
+    format!("{} {v}", n.user_agent_name).trim().to_owned()
 }
 
 #[tonic::async_trait]
@@ -156,11 +206,14 @@ impl AggregatedDiscoveryService for Ads {
         &self,
         request: Request<Streaming<DiscoveryRequest>>,
     ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
+        let peer = request.remote_addr().map(|a| a.to_string()).unwrap_or_default();
         let mut inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(16);
         let mut snapshots = self.snapshots.clone();
+        let status = self.status.clone();
         tokio::spawn(async move {
-            let mut s = Session { types: BTreeMap::new(), nonces: 0, tx, node: String::new() };
+            let me = status.connect(peer);
+            let mut s = Session { status, me, nonces: 0, tx, waiting: BTreeMap::new() };
             loop {
                 tokio::select! {
                     req = inbound.message() => match req {

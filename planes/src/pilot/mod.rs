@@ -3,15 +3,20 @@
 //!
 //! - [`registry`]: a [`crate::view::View`] of ServiceEntry and WorkloadEntry objects: services,
 //!   their ports and their endpoints (inline, or WorkloadEntries selected by labels).
+//! - [`ads`]: the ADS server (state of the world), pushing snapshots to every stream.
+//! - [`dump`]: resources as proto3 JSON, as in Envoy's config dump.
+//! - [`status`]: what every connected proxy was sent and ACKed or NACKed; push metrics.
 //! - [`xds`]: pure translation of the registry into Listener / RouteConfiguration / Cluster /
 //!   ClusterLoadAssignment, in the shape gRPC's proxyless xDS clients accept.
 
 pub mod ads;
+pub mod dump;
 pub mod registry;
+pub mod status;
 pub mod xds;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use istio_store::state_machine::Shared;
 use tokio::sync::watch;
@@ -19,15 +24,23 @@ use tokio::sync::watch;
 use crate::view::ViewDriver;
 use ads::Snapshot;
 use registry::RegistryView;
+use status::PushStatus;
 
 /// Keeps the registry view current and publishes a translated [`Snapshot`] after each change,
-/// debounced: a burst of writes within `debounce` becomes one snapshot.
-pub fn spawn_snapshots(state: Arc<Shared>, debounce: Duration) -> watch::Receiver<Arc<Snapshot>> {
+/// debounced: a burst of writes within `debounce` becomes one snapshot. Translation times go
+/// to `status`.
+pub fn spawn_snapshots(
+    state: Arc<Shared>,
+    debounce: Duration,
+    status: Arc<PushStatus>,
+) -> watch::Receiver<Arc<Snapshot>> {
     let driver: ViewDriver<RegistryView> = ViewDriver::spawn(state);
     let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
     let mut revisions = driver.subscribe();
     tokio::spawn(async move {
+        let mut changed_at = None;
         loop {
+            let start = Instant::now();
             let snapshot = driver.read_now(|v| {
                 use crate::view::View;
                 let routing = xds::Routing {
@@ -37,8 +50,10 @@ pub fn spawn_snapshots(state: Arc<Shared>, debounce: Duration) -> watch::Receive
                 Snapshot {
                     revision: v.revision(),
                     resources: xds::translate(&v.services(), &routing),
+                    changed_at,
                 }
             });
+            status.translated(start.elapsed());
             let unchanged = {
                 let cur = tx.borrow();
                 cur.resources == snapshot.resources
@@ -49,6 +64,7 @@ pub fn spawn_snapshots(state: Arc<Shared>, debounce: Duration) -> watch::Receive
             if revisions.changed().await.is_err() || tx.is_closed() {
                 return;
             }
+            changed_at = Some(Instant::now());
             tokio::time::sleep(debounce).await;
         }
     });
