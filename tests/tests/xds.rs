@@ -140,6 +140,33 @@ async fn ads_serves_and_pushes_a_service_entry() -> anyhow::Result<()> {
     let missing = c.client.get(c.node(1).url("/v1/proxies/nobody/config")).send().await?;
     assert_eq!(missing.status(), 404);
 
+    // istioctl shows the same, as tables and as Envoy JSON.
+    let server = c.node(1).url("");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(istio_tests::istioctl_bin())
+            .args(["--server", &server])
+            .args(args)
+            .output()
+            .expect("istioctl");
+        assert!(out.status.success(), "istioctl {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let t = run(&["proxy-status"]);
+    let row = t.lines().find(|l| l.starts_with("proxyless-1")).unwrap_or_default();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells.get(1..5), Some(&["SYNCED", "SYNCED", "NACKED", "-"][..]), "{t}");
+    let t = run(&["proxy-status", "proxyless-1"]);
+    assert!(t.contains("endpoint 10.0.0.9 rejected by test"), "{t}");
+    let t = run(&["proxy-config", "cluster", "proxyless-1"]);
+    assert!(t.contains("echo.example.com") && t.contains("EDS"), "{t}");
+    let t = run(&["proxy-config", "endpoint", "proxyless-1"]);
+    assert!(t.contains("10.0.0.9:8080"), "{t}");
+    let t = run(&["proxy-config", "listener", "proxyless-1"]);
+    assert!(t.contains("Route: echo.example.com:8080"), "{t}");
+    let j: serde_json::Value =
+        serde_json::from_str(&run(&["proxy-config", "cluster", "proxyless-1", "-o", "json"]))?;
+    assert_eq!(j[0]["name"], cluster);
+
     // A fixed endpoint is pushed and ACKed: EDS is SYNCED again, the NACK cleared, and the
     // change → ACK time recorded.
     let r = c.client.put(&se_url).json(&service_entry("10.0.0.7")).send().await?;

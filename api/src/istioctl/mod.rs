@@ -1,4 +1,5 @@
-//! `istioctl`: apply, get, delete, validate (offline), cluster status/add/remove, completion.
+//! `istioctl`: apply, get, delete, validate (offline), audit and time travel, proxy-status and
+//! proxy-config, cluster status/add/remove, completion.
 //!
 //! Talks to istiod's HTTP API (`--server`, env `ISTIOCTL_SERVER`) with an optional bearer token
 //! (`--token`, env `ISTIOCTL_TOKEN`). Every failure exits non-zero with a message naming the
@@ -7,6 +8,7 @@
 mod client;
 mod diff;
 mod files;
+mod proxy;
 mod table;
 
 use std::io::Write;
@@ -196,6 +198,26 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "table")]
         output: Output,
     },
+    /// Every proxy connected over xDS (to any member): per type SYNCED / STALE / NACKED /
+    /// NOT SENT, and the log revision it has applied. With a proxy id: that proxy per type.
+    ProxyStatus {
+        /// Only this proxy (its node id).
+        proxy: Option<String>,
+        /// Output format (table or json).
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// What a proxy was last sent: clusters, listeners, routes or endpoints.
+    ProxyConfig {
+        /// Which resources.
+        #[arg(value_enum)]
+        what: ProxyConfigKind,
+        /// The proxy's node id.
+        proxy: String,
+        /// Output format (table, or json: Envoy's proto3 JSON).
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: Output,
+    },
     /// Inspect and change cluster membership.
     Cluster {
         /// Cluster subcommand.
@@ -207,6 +229,25 @@ pub enum Command {
         /// Shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// What `istioctl proxy-config` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProxyConfigKind {
+    /// CDS.
+    #[value(alias = "clusters")]
+    Cluster,
+    /// LDS.
+    #[value(alias = "listeners")]
+    Listener,
+    /// RDS.
+    #[value(alias = "routes")]
+    Route,
+    /// EDS.
+    #[value(alias = "endpoints")]
+    Endpoint,
+    /// Everything.
+    All,
 }
 
 /// `istioctl cluster …`.
@@ -557,6 +598,67 @@ async fn run(cli: Cli) -> Result<i32> {
                 eprintln!("no retained events for {} {namespace}/{name}", info.kind);
             } else {
                 write!(out, "{}", table::history(&res))?;
+            }
+            Ok(0)
+        }
+        Command::ProxyStatus { proxy, output } => {
+            let res = client.get_json("/v1/proxies", &[]).await?;
+            let res = match &proxy {
+                Some(id) => {
+                    let one = res["proxies"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|p| p["id"] == id.as_str())
+                        .max_by_key(|p| p["connection"].as_u64())
+                        .cloned();
+                    match one {
+                        Some(p) => p,
+                        None => bail!("no proxy {id:?} is connected to any istiod member"),
+                    }
+                }
+                None => res,
+            };
+            if output == Output::Json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&res)?)?;
+            } else if proxy.is_some() {
+                write!(out, "{}", proxy::status_of(&res))?;
+            } else {
+                write!(out, "{}", proxy::status(&res))?;
+            }
+            Ok(0)
+        }
+        Command::ProxyConfig { what, proxy: id, output } => {
+            let cfg = client.get_json(&format!("/v1/proxies/{id}/config"), &[]).await?;
+            let short = |k: &str| cfg["types"][k]["resources"].clone();
+            if output == Output::Json {
+                let v = match what {
+                    ProxyConfigKind::Cluster => short("cds"),
+                    ProxyConfigKind::Listener => short("lds"),
+                    ProxyConfigKind::Route => short("rds"),
+                    ProxyConfigKind::Endpoint => short("eds"),
+                    ProxyConfigKind::All => cfg.clone(),
+                };
+                writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                return Ok(0);
+            }
+            let tables: &[(&str, fn(&Value) -> String)] = match what {
+                ProxyConfigKind::Cluster => &[("", proxy::clusters)],
+                ProxyConfigKind::Listener => &[("", proxy::listeners)],
+                ProxyConfigKind::Route => &[("", proxy::routes)],
+                ProxyConfigKind::Endpoint => &[("", proxy::endpoints)],
+                ProxyConfigKind::All => &[
+                    ("CLUSTERS", proxy::clusters),
+                    ("LISTENERS", proxy::listeners),
+                    ("ROUTES", proxy::routes),
+                    ("ENDPOINTS", proxy::endpoints),
+                ],
+            };
+            for (i, (title, render)) in tables.iter().enumerate() {
+                if !title.is_empty() {
+                    writeln!(out, "{}{title}", if i > 0 { "\n" } else { "" })?;
+                }
+                write!(out, "{}", render(&cfg))?;
             }
             Ok(0)
         }

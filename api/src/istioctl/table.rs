@@ -70,7 +70,7 @@ fn columns(info: &KindInfo, o: &Value) -> (Vec<&'static str>, Vec<String>) {
     }
 }
 
-fn render_rows(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
+pub fn render_rows(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
