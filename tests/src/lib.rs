@@ -2,6 +2,8 @@
 //! own data dirs, kills (SIGKILL) / stops (SIGTERM) / restarts them, and offers HTTP helpers
 //! and condition waits (no fixed sleeps).
 
+pub mod ads;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -6,18 +6,11 @@
 
 use std::time::Duration;
 
-use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
-use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
-use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use istio_tests::ads::{AdsStream, CDS, EDS, LDS};
 use istio_tests::Cluster;
 use prost::Message;
-use tokio::sync::mpsc;
-
-const LDS: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
-const CDS: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 
 fn service_entry(ip: &str) -> serde_json::Value {
     serde_json::json!({
@@ -34,23 +27,6 @@ fn service_entry(ip: &str) -> serde_json::Value {
     })
 }
 
-fn request(type_url: &str, names: &[&str], ack: Option<&DiscoveryResponse>) -> DiscoveryRequest {
-    DiscoveryRequest {
-        node: Some(Node { id: "proxyless-1".into(), ..Default::default() }),
-        type_url: type_url.into(),
-        resource_names: names.iter().map(|n| n.to_string()).collect(),
-        version_info: ack.map(|r| r.version_info.clone()).unwrap_or_default(),
-        response_nonce: ack.map(|r| r.nonce.clone()).unwrap_or_default(),
-        ..Default::default()
-    }
-}
-
-async fn next(s: &mut tonic::Streaming<DiscoveryResponse>) -> anyhow::Result<DiscoveryResponse> {
-    tokio::time::timeout(Duration::from_secs(10), s.message())
-        .await??
-        .ok_or_else(|| anyhow::anyhow!("ADS stream ended"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ads_serves_and_pushes_a_service_entry() -> anyhow::Result<()> {
     let c = Cluster::single(&["--xds-debounce-ms", "20"]).await?;
@@ -59,45 +35,37 @@ async fn ads_serves_and_pushes_a_service_entry() -> anyhow::Result<()> {
     let r = c.client.put(&se_url).json(&service_entry("10.0.0.1")).send().await?;
     assert!(r.status().is_success(), "{}", r.text().await?);
 
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", c.node(1).grpc))?
-        .connect()
-        .await?;
-    let mut ads = AggregatedDiscoveryServiceClient::new(channel);
-    let (tx, rx) = mpsc::channel(8);
-    let mut inbound = ads
-        .stream_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await?
-        .into_inner();
+    let mut ads = AdsStream::connect(&c.node(1).grpc.to_string(), "proxyless-1").await?;
     let name = "echo.example.com:8080";
     let cluster = "outbound|8080||echo.example.com";
 
     // The snapshot may trail the write by the debounce: ask until the listener is there.
-    tx.send(request(LDS, &[name], None)).await?;
-    let mut lds = next(&mut inbound).await?;
+    ads.send(ads.request(LDS, &[name], None)).await?;
+    let mut lds = ads.next().await?;
     while lds.resources.is_empty() {
-        lds = next(&mut inbound).await?;
+        lds = ads.next().await?;
     }
     assert_eq!(lds.type_url, LDS);
     let l = Listener::decode(lds.resources[0].value.as_slice())?;
     assert_eq!(l.name, name);
     assert!(l.api_listener.is_some(), "proxyless listeners are API listeners");
-    tx.send(request(LDS, &[name], Some(&lds))).await?;
+    ads.send(ads.request(LDS, &[name], Some(&lds))).await?;
 
-    tx.send(request(CDS, &[cluster], None)).await?;
-    let cds = next(&mut inbound).await?;
+    ads.send(ads.request(CDS, &[cluster], None)).await?;
+    let cds = ads.next().await?;
     assert_eq!((cds.type_url.as_str(), cds.resources.len()), (CDS, 1));
-    tx.send(request(CDS, &[cluster], Some(&cds))).await?;
-    tx.send(request(EDS, &[cluster], None)).await?;
-    let eds = next(&mut inbound).await?;
+    ads.send(ads.request(CDS, &[cluster], Some(&cds))).await?;
+    ads.send(ads.request(EDS, &[cluster], None)).await?;
+    let eds = ads.next().await?;
     let cla = ClusterLoadAssignment::decode(eds.resources[0].value.as_slice())?;
     assert!(format!("{cla:?}").contains("10.0.0.1"));
-    tx.send(request(EDS, &[cluster], Some(&eds))).await?;
+    ads.send(ads.request(EDS, &[cluster], Some(&eds))).await?;
 
     // Change only the endpoint: the next push on this stream is EDS, with the new address,
     // at a newer version.
     let r = c.client.put(&se_url).json(&service_entry("10.0.0.9")).send().await?;
     assert!(r.status().is_success(), "{}", r.text().await?);
-    let push = next(&mut inbound).await?;
+    let push = ads.next().await?;
     assert_eq!(push.type_url, EDS, "an endpoint-only change pushes EDS only");
     let cla = ClusterLoadAssignment::decode(push.resources[0].value.as_slice())?;
     assert!(format!("{cla:?}").contains("10.0.0.9"));
@@ -105,14 +73,14 @@ async fn ads_serves_and_pushes_a_service_entry() -> anyhow::Result<()> {
 
     // The proxy rejects that push: /v1/proxies shows the NACK on EDS with its message while
     // the other types stay SYNCED at the revisions they ACKed.
-    let mut nack = request(EDS, &[cluster], Some(&push));
+    let mut nack = ads.request(EDS, &[cluster], Some(&push));
     nack.version_info = eds.version_info.clone();
     nack.error_detail = Some(envoy_types::pb::google::rpc::Status {
         code: 3,
         message: "endpoint 10.0.0.9 rejected by test".into(),
         ..Default::default()
     });
-    tx.send(nack).await?;
+    ads.send(nack).await?;
     let proxies_url = c.node(1).url("/v1/proxies");
     let p = wait_for(&c, &proxies_url, |v| v["proxies"][0]["types"]["eds"]["status"] == "NACKED")
         .await?;
@@ -171,9 +139,9 @@ async fn ads_serves_and_pushes_a_service_entry() -> anyhow::Result<()> {
     // change → ACK time recorded.
     let r = c.client.put(&se_url).json(&service_entry("10.0.0.7")).send().await?;
     assert!(r.status().is_success(), "{}", r.text().await?);
-    let fixed = next(&mut inbound).await?;
+    let fixed = ads.next().await?;
     assert_eq!(fixed.type_url, EDS);
-    tx.send(request(EDS, &[cluster], Some(&fixed))).await?;
+    ads.send(ads.request(EDS, &[cluster], Some(&fixed))).await?;
     let p = wait_for(&c, &proxies_url, |v| v["proxies"][0]["types"]["eds"]["status"] == "SYNCED")
         .await?;
     assert!(p["proxies"][0]["types"]["eds"]["lastNack"].is_null());
@@ -189,8 +157,7 @@ async fn ads_serves_and_pushes_a_service_entry() -> anyhow::Result<()> {
     assert!(converged >= Some(1), "no convergence recorded:\n{metrics}");
 
     // The stream ends: the proxy is gone from the list.
-    drop(tx);
-    drop(inbound);
+    drop(ads);
     wait_for(&c, &proxies_url, |v| v["proxies"].as_array().is_some_and(|a| a.is_empty())).await?;
     Ok(())
 }
