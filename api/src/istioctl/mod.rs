@@ -642,7 +642,8 @@ async fn run(cli: Cli) -> Result<i32> {
                 writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
                 return Ok(0);
             }
-            let tables: &[(&str, fn(&Value) -> String)] = match what {
+            type Render = fn(&Value) -> String;
+            let tables: &[(&str, Render)] = match what {
                 ProxyConfigKind::Cluster => &[("", proxy::clusters)],
                 ProxyConfigKind::Listener => &[("", proxy::listeners)],
                 ProxyConfigKind::Route => &[("", proxy::routes)],
