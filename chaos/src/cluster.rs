@@ -59,6 +59,11 @@ impl Node {
         self.child.is_some()
     }
 
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether it is stopped with SIGSTOP.
     pub fn paused(&self) -> bool {
         self.paused

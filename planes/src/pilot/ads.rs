@@ -22,7 +22,10 @@ use tonic::{Request, Response, Status, Streaming};
 use super::status::{now_ms, rfc3339, short_type, Nack, ProxyStatus, PushStatus, TypeStatus};
 use super::xds::{pack, Resources, CLUSTER, ENDPOINT, LISTENER, ROUTE};
 
-/// What every proxy is served: the xDS resources at one log revision.
+/// One resource as sent: its name and its packed bytes, shared by every stream that has it.
+pub type Packed = (String, Arc<Any>);
+
+/// What every proxy is served: the xDS resources at one log revision, each packed once.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     /// The log revision the resources reflect (the xDS `version_info`).
@@ -32,31 +35,67 @@ pub struct Snapshot {
     /// When this istiod saw the first change the snapshot carries (for the convergence
     /// metric: change → ACK).
     pub changed_at: Option<Instant>,
+    /// Per type URL, every resource packed, by name.
+    packed: BTreeMap<&'static str, BTreeMap<String, Arc<Any>>>,
 }
 
 impl Snapshot {
-    /// The resources of `type_url` named in `names` (sorted; every one for an empty list),
-    /// packed, in name order.
-    pub fn select(&self, type_url: &str, names: &[String]) -> Vec<(String, Any)> {
-        fn pick<M: prost::Message>(
-            type_url: &str,
+    /// A snapshot of `resources` at `revision`. Resources unchanged since `previous` keep its
+    /// packed copy, so streams see them as the same (a pointer compare), memory holds each
+    /// distinct resource once, and a resource whose encoding varies (protobuf maps encode in
+    /// any order) is not pushed again when it has not changed.
+    pub fn new(
+        revision: u64,
+        resources: Resources,
+        changed_at: Option<Instant>,
+        previous: Option<&Snapshot>,
+    ) -> Self {
+        fn pack_all<M: prost::Message + PartialEq>(
+            type_url: &'static str,
             all: &BTreeMap<String, M>,
-            names: &[String],
-        ) -> Vec<(String, Any)> {
+            previous: Option<(&BTreeMap<String, M>, &Snapshot)>,
+        ) -> BTreeMap<String, Arc<Any>> {
             all.iter()
-                .filter(|(n, _)| names.is_empty() || names.binary_search(n).is_ok())
-                .map(|(n, m)| (n.clone(), pack(type_url, m)))
+                .map(|(n, m)| {
+                    let reused = previous.and_then(|(msgs, snap)| {
+                        (msgs.get(n) == Some(m)).then(|| snap.packed.get(type_url)?.get(n).cloned())
+                    });
+                    let shared = reused.flatten().unwrap_or_else(|| Arc::new(pack(type_url, m)));
+                    (n.clone(), shared)
+                })
                 .collect()
         }
-        let r = &self.resources;
-        match type_url {
-            LISTENER => pick(type_url, &r.listeners, names),
-            ROUTE => pick(type_url, &r.routes, names),
-            CLUSTER => pick(type_url, &r.clusters, names),
-            ENDPOINT => pick(type_url, &r.endpoints, names),
-            _ => Vec::new(),
-        }
+        let r = &resources;
+        let packed = BTreeMap::from([
+            (
+                LISTENER,
+                pack_all(LISTENER, &r.listeners, previous.map(|s| (&s.resources.listeners, s))),
+            ),
+            (ROUTE, pack_all(ROUTE, &r.routes, previous.map(|s| (&s.resources.routes, s)))),
+            (CLUSTER, pack_all(CLUSTER, &r.clusters, previous.map(|s| (&s.resources.clusters, s)))),
+            (
+                ENDPOINT,
+                pack_all(ENDPOINT, &r.endpoints, previous.map(|s| (&s.resources.endpoints, s))),
+            ),
+        ]);
+        Snapshot { revision, resources, changed_at, packed }
     }
+
+    /// The resources of `type_url` named in `names` (sorted; every one for an empty list),
+    /// in name order.
+    pub fn select(&self, type_url: &str, names: &[String]) -> Vec<Packed> {
+        let Some(all) = self.packed.get(type_url) else { return Vec::new() };
+        if names.is_empty() {
+            return all.iter().map(|(n, a)| (n.clone(), a.clone())).collect();
+        }
+        names.iter().filter_map(|n| all.get(n).map(|a| (n.clone(), a.clone()))).collect()
+    }
+}
+
+/// Whether two selections carry the same resources (by pointer first, then by bytes).
+fn same(a: &[Packed], b: &[Packed]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|((na, x), (nb, y))| na == nb && (Arc::ptr_eq(x, y) || x == y))
 }
 
 /// The ADS service: serves the latest [`Snapshot`] from `snapshots`, recording every
@@ -100,7 +139,7 @@ impl Session {
         let start = Instant::now();
         let Some(st) = self.me.types.get_mut(short_type(type_url)) else { return true };
         let resources = snap.select(type_url, &st.subscribed);
-        if !force && resources == *st.sent {
+        if !force && same(&resources, &st.sent) {
             return true;
         }
         self.nonces += 1;
@@ -108,7 +147,7 @@ impl Session {
         let version = snap.revision.to_string();
         let resp = DiscoveryResponse {
             version_info: version.clone(),
-            resources: resources.iter().map(|(_, a)| a.clone()).collect(),
+            resources: resources.iter().map(|(_, a)| Any::clone(a)).collect(),
             type_url: type_url.to_owned(),
             nonce: nonce.clone(),
             ..Default::default()

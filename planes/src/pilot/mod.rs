@@ -27,8 +27,9 @@ use registry::RegistryView;
 use status::PushStatus;
 
 /// Keeps the registry view current and publishes a translated [`Snapshot`] after each change,
-/// debounced: a burst of writes within `debounce` becomes one snapshot. Translation times go
-/// to `status`.
+/// debounced on both edges: a change after a quiet `debounce` is translated at once, and
+/// changes that follow within `debounce` of a translation wait for the end of that window and
+/// become one snapshot. Translation times go to `status`.
 pub fn spawn_snapshots(
     state: Arc<Shared>,
     debounce: Duration,
@@ -47,25 +48,20 @@ pub fn spawn_snapshots(
                     virtual_services: v.virtual_services(),
                     destination_rules: v.destination_rules(),
                 };
-                Snapshot {
-                    revision: v.revision(),
-                    resources: xds::translate(&v.services(), &routing),
-                    changed_at,
-                }
+                (v.revision(), xds::translate(&v.services(), &routing))
             });
+            let (revision, resources) = snapshot;
             status.translated(start.elapsed());
-            let unchanged = {
-                let cur = tx.borrow();
-                cur.resources == snapshot.resources
-            };
-            if !unchanged || tx.borrow().revision == 0 {
-                tx.send_replace(Arc::new(snapshot));
+            let current = tx.borrow().clone();
+            if current.resources != resources || current.revision == 0 {
+                let next = Snapshot::new(revision, resources, changed_at, Some(&current));
+                tx.send_replace(Arc::new(next));
             }
             if revisions.changed().await.is_err() || tx.is_closed() {
                 return;
             }
             changed_at = Some(Instant::now());
-            tokio::time::sleep(debounce).await;
+            tokio::time::sleep_until((start + debounce).into()).await;
         }
     });
     rx

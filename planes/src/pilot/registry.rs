@@ -1,7 +1,9 @@
 //! The service registry view: every ServiceEntry and WorkloadEntry, folded from the event log,
 //! and the services they define — hosts, ports, resolution and endpoints. Endpoints are the
 //! ServiceEntry's inline `endpoints` plus the WorkloadEntries of its namespace whose labels
-//! match its `workloadSelector` (Istio's semantics).
+//! match its `workloadSelector` (Istio's semantics). A WorkloadEntry whose health checks are
+//! enabled (annotation `proxy.istio.io/health-checks-enabled: "true"`) is healthy only while its
+//! `Healthy` status condition is `True`, as in Istio.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +38,33 @@ pub struct Endpoint {
     /// Where it came from: `namespace/name` of the WorkloadEntry, or of the ServiceEntry for an
     /// inline endpoint.
     pub source: String,
+    /// Whether it may take traffic (see [`workload_healthy`]); inline endpoints always may.
+    pub healthy: bool,
+}
+
+/// Istio's annotation that makes a WorkloadEntry's health follow its `Healthy` condition.
+pub const HEALTH_CHECKS_ENABLED: &str = "proxy.istio.io/health-checks-enabled";
+
+/// Istio's `isHealthy` for a WorkloadEntry object (`metadata`, `status`): healthy unless
+/// [`HEALTH_CHECKS_ENABLED`] is `"true"` and the `Healthy` condition is not `True`. Fields that
+/// do not decode count as absent.
+pub fn workload_healthy(object: &serde_json::Value) -> bool {
+    let enabled = object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(HEALTH_CHECKS_ENABLED))
+        .and_then(serde_json::Value::as_str)
+        == Some("true");
+    if !enabled {
+        return true;
+    }
+    object
+        .pointer("/status/conditions")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|c| c.get("type").and_then(serde_json::Value::as_str) == Some("Healthy"))
+        .and_then(|c| c.get("status").and_then(serde_json::Value::as_str))
+        == Some("True")
 }
 
 /// One service host, as a ServiceEntry declares it.
@@ -135,6 +164,7 @@ fn endpoint(w: &WorkloadEntry, source: String) -> Endpoint {
         locality: w.locality.clone(),
         weight: w.weight,
         source,
+        healthy: true,
     }
 }
 
@@ -181,7 +211,10 @@ impl RegistryView {
             },
             WORKLOAD_ENTRIES => match spec_of::<WorkloadEntry>(r.object, "WorkloadEntry") {
                 Some(we) => {
-                    self.workload_entries.insert(id, WorkloadEntryDoc(endpoint(&we, source)));
+                    let mut e = endpoint(&we, source);
+                    e.healthy = serde_json::from_slice::<serde_json::Value>(r.object)
+                        .map_or(true, |o| workload_healthy(&o));
+                    self.workload_entries.insert(id, WorkloadEntryDoc(e));
                 }
                 None => {
                     self.workload_entries.remove(&id);
@@ -332,5 +365,50 @@ mod tests {
         assert_eq!(v.services()[0].endpoints.len(), 1);
         v.remove(a.key.as_ref());
         assert_eq!(v.services()[0].endpoints.len(), 1);
+    }
+
+    /// Istio's WorkloadEntry health: only an entry with health checks enabled can be unhealthy,
+    /// and then it is healthy exactly while its `Healthy` condition is `True`; the view carries
+    /// it onto the service's endpoints.
+    #[test]
+    fn workload_entry_health_follows_the_healthy_condition() {
+        let obj = |enabled: bool, healthy: Option<&str>| {
+            let mut o = serde_json::json!({
+                "metadata": {"annotations": {}},
+                "spec": {"address": "10.0.0.2", "labels": {"app": "echo"}},
+            });
+            if enabled {
+                o["metadata"]["annotations"][HEALTH_CHECKS_ENABLED] = "true".into();
+            }
+            if let Some(s) = healthy {
+                o["status"] = serde_json::json!({"conditions": [{"type": "Healthy", "status": s}]});
+            }
+            o
+        };
+        assert!(workload_healthy(&obj(false, Some("False"))));
+        assert!(!workload_healthy(&obj(true, None)));
+        assert!(!workload_healthy(&obj(true, Some("False"))));
+        assert!(workload_healthy(&obj(true, Some("True"))));
+        assert!(workload_healthy(&serde_json::json!("not an object")));
+
+        let se = res(
+            SERVICE_ENTRIES,
+            "default",
+            "echo",
+            serde_json::json!({
+                "hosts": ["echo.example.com"],
+                "ports": [{"number": 8080, "name": "grpc", "protocol": "GRPC"}],
+                "endpoints": [{"address": "10.0.0.1"}],
+                "workloadSelector": {"labels": {"app": "echo"}},
+            }),
+        );
+        let mut we = res(WORKLOAD_ENTRIES, "default", "a", serde_json::json!({}));
+        we.object = serde_json::to_vec(&obj(true, Some("False"))).unwrap();
+        let mut v = RegistryView::default();
+        v.reset(2, &[se, we]);
+        let services = v.services();
+        let health: Vec<(&str, bool)> =
+            services[0].endpoints.iter().map(|e| (e.address.as_str(), e.healthy)).collect();
+        assert_eq!(health, [("10.0.0.2", false), ("10.0.0.1", true)]);
     }
 }

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use envoy_types::pb::google::protobuf::Any;
 use serde::Serialize;
 
 use super::xds::{CLUSTER, ENDPOINT, LISTENER, ROUTE};
@@ -84,7 +83,7 @@ pub struct TypeStatus {
     pub status: &'static str,
     /// What the last response carried, by name.
     #[serde(skip)]
-    pub sent: Arc<Vec<(String, Any)>>,
+    pub sent: Arc<Vec<super::ads::Packed>>,
 }
 
 impl TypeStatus {

@@ -1,0 +1,353 @@
+//! `bench`: load benchmarks against real istiod processes, printed as tables.
+//!
+//! `bench xds --clients 100,1000,5000 --services 1000 --rounds 20` starts a one-member istiod
+//! per client count, registers `--services` ServiceEntries, connects N simulated ADS clients
+//! (each its own HTTP/2 connection; wildcard CDS plus EDS for `--watch` clusters, one of them
+//! shared by all), then commits `--rounds` endpoint changes to the shared service. For each it
+//! measures commit (the write's response) → each client's ACK of the EDS push carrying it,
+//! and prints p50/p99 over every (client, round), p50/max of the per-round "all ACKed" time,
+//! and istiod's RSS before and after the clients connect (per proxy). Clients and istiod
+//! share this machine's cores; the numbers include that.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use envoy_types::pb::envoy::config::core::v3::Node as XdsNode;
+use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
+use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
+use futures::StreamExt;
+use istio_chaos::cluster::{http_client, Cluster, ClusterConfig};
+use tokio::sync::mpsc;
+
+const CDS: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+
+#[derive(Parser, Debug)]
+#[command(name = "bench", about = "Load benchmarks against real istiod processes")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// xDS push convergence and memory with N simulated ADS clients.
+    Xds {
+        /// Client counts, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+        clients: Vec<usize>,
+        /// ServiceEntries registered before the clients connect.
+        #[arg(long, default_value_t = 1000)]
+        services: usize,
+        /// Endpoint changes measured per run.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// EDS clusters each client watches (one shared by all, the rest spread).
+        #[arg(long, default_value_t = 10)]
+        watch: usize,
+        /// istiod's `--xds-debounce-ms`.
+        #[arg(long, default_value_t = 100)]
+        debounce_ms: u64,
+        /// The istiod binary (default: next to this one).
+        #[arg(long)]
+        istiod: Option<PathBuf>,
+    },
+}
+
+fn default_istiod() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the bench binary")?;
+    let bin = exe.with_file_name("istiod");
+    if !bin.exists() {
+        bail!(
+            "no istiod next to {}; build it (`cargo build --release -p istio-api --bins`) or pass --istiod",
+            exe.display()
+        );
+    }
+    Ok(bin)
+}
+
+fn service_entry(i: usize, ip: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "ServiceEntry",
+        "metadata": {"name": format!("svc{i}"), "namespace": "bench"},
+        "spec": {
+            "hosts": [format!("svc{i}.bench.example.com")],
+            "ports": [{"number": 8080, "name": "grpc", "protocol": "GRPC"}],
+            "resolution": "STATIC",
+            "endpoints": [{"address": ip, "locality": "us/east/a"}, {"address": "10.9.9.9"}],
+        },
+    })
+}
+
+fn cluster_of(i: usize) -> String {
+    format!("outbound|8080||svc{i}.bench.example.com")
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// One EDS ACK: client, the version it ACKed, when.
+type Ack = (usize, u64, Instant);
+
+/// A simulated proxy: wildcard CDS, EDS for `clusters`; ACKs every response at once and reports
+/// EDS ACKs on `acks`. Counts itself in `ready` on its first EDS response.
+async fn client(
+    id: usize,
+    grpc: String,
+    clusters: Vec<String>,
+    acks: mpsc::UnboundedSender<Ack>,
+    ready: Arc<AtomicUsize>,
+) -> Result<()> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))?
+        .connect_timeout(Duration::from_secs(30))
+        .connect()
+        .await?;
+    let mut ads = AggregatedDiscoveryServiceClient::new(channel);
+    let (tx, rx) = mpsc::channel(4);
+    let node = XdsNode { id: format!("bench-{id}"), cluster: "bench".into(), ..Default::default() };
+    let req = |type_url: &str, names: &[String], version: String, nonce: String| DiscoveryRequest {
+        node: Some(node.clone()),
+        type_url: type_url.into(),
+        resource_names: names.to_vec(),
+        version_info: version,
+        response_nonce: nonce,
+        ..Default::default()
+    };
+    tx.send(req(CDS, &[], String::new(), String::new())).await?;
+    tx.send(req(EDS, &clusters, String::new(), String::new())).await?;
+    let mut inbound = ads
+        .stream_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    let mut first = true;
+    while let Some(r) = inbound.message().await? {
+        let eds = r.type_url == EDS;
+        let names = if eds { clusters.as_slice() } else { &[] };
+        tx.send(req(&r.type_url, names, r.version_info.clone(), r.nonce.clone())).await?;
+        if eds {
+            let _ = acks.send((id, r.version_info.parse().unwrap_or(0), Instant::now()));
+            if first {
+                first = false;
+                ready.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+struct XdsRun {
+    clients: usize,
+    per_proxy_p50: Duration,
+    per_proxy_p99: Duration,
+    all_p50: Duration,
+    all_max: Duration,
+    rss_before_kib: u64,
+    rss_after_kib: u64,
+    connect: Duration,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn xds_run(
+    istiod: &std::path::Path,
+    n: usize,
+    services: usize,
+    rounds: usize,
+    watch: usize,
+    debounce_ms: u64,
+) -> Result<XdsRun> {
+    let root = std::env::temp_dir().join(format!("istio-bench-xds-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let cfg = ClusterConfig {
+        istiod: istiod.to_path_buf(),
+        root: root.clone(),
+        args: vec!["--xds-debounce-ms".into(), debounce_ms.to_string()],
+    };
+    let mut cluster = Cluster::start(cfg, 1).await?;
+    let node = cluster.node(1)?;
+    let http = http_client()?;
+    let url = |i: usize| {
+        node.url(&format!("/apis/networking.istio.io/v1/namespaces/bench/serviceentries/svc{i}"))
+    };
+
+    // Register the services, 16 writes at a time.
+    let puts = futures::stream::iter(0..services).map(|i| {
+        let http = http.clone();
+        let u = url(i);
+        async move {
+            let r = http.put(&u).json(&service_entry(i, "10.0.0.1")).send().await?;
+            if !r.status().is_success() {
+                bail!("PUT svc{i}: {} {}", r.status(), r.text().await.unwrap_or_default());
+            }
+            Ok(())
+        }
+    });
+    let results: Vec<Result<()>> = puts.buffer_unordered(16).collect().await;
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+
+    let pid = node.pid().context("istiod is not running")?;
+    let grpc = node.grpc.to_string();
+    let rss_before_kib = rss_kib(pid);
+
+    // Connect the clients, 64 at a time, and wait until each has its endpoints.
+    let (ack_tx, mut acks) = mpsc::unbounded_channel::<Ack>();
+    let ready = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for id in 0..n {
+        let mut clusters = vec![cluster_of(0)];
+        clusters
+            .extend((1..watch).map(|k| cluster_of(1 + (id * 7 + k * 13) % (services - 1).max(1))));
+        clusters.sort();
+        clusters.dedup();
+        tasks.push(tokio::spawn(client(id, grpc.clone(), clusters, ack_tx.clone(), ready.clone())));
+        if id % 64 == 63 {
+            while ready.load(Ordering::Relaxed) + 64 < id {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while ready.load(Ordering::Relaxed) < n {
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {n} clients got their endpoints in 300 s",
+                ready.load(Ordering::Relaxed)
+            );
+        }
+        if let Some(t) = tasks.iter().find(|t| t.is_finished()) {
+            let _ = t;
+            bail!("a client ended early (connection refused or stream reset?)");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let connect = started.elapsed();
+    while acks.try_recv().is_ok() {}
+    // Let istiod settle (allocator, first pushes) before reading its memory.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_after_kib = rss_kib(pid);
+
+    let mut per_proxy = Vec::with_capacity(n * rounds);
+    let mut all = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let ip = format!("10.1.{}.{}", round / 250, round % 250 + 1);
+        let r = http.put(url(0)).json(&service_entry(0, &ip)).send().await?;
+        let committed = Instant::now();
+        if !r.status().is_success() {
+            bail!("round {round}: PUT svc0: {}", r.status());
+        }
+        let body: serde_json::Value = r.json().await?;
+        let rev: u64 = body["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .context("the write's resourceVersion")?;
+        let mut done = vec![false; n];
+        let mut left = n;
+        let mut last = committed;
+        let deadline = committed + Duration::from_secs(60);
+        while left > 0 {
+            let Ok(Some((id, version, at))) =
+                tokio::time::timeout_at(deadline.into(), acks.recv()).await
+            else {
+                bail!("round {round}: {left} of {n} clients never ACKed revision {rev}");
+            };
+            if version >= rev && !done[id] {
+                done[id] = true;
+                left -= 1;
+                let took = at.saturating_duration_since(committed);
+                per_proxy.push(took);
+                last = last.max(at);
+            }
+        }
+        all.push(last.saturating_duration_since(committed));
+        // Drain ACKs of pushes that raced into this round, so the next starts clean.
+        tokio::time::sleep(Duration::from_millis(debounce_ms + 50)).await;
+        while acks.try_recv().is_ok() {}
+    }
+    per_proxy.sort();
+    all.sort();
+    for t in &tasks {
+        t.abort();
+    }
+    cluster.shutdown();
+    let _ = std::fs::remove_dir_all(&root);
+    Ok(XdsRun {
+        clients: n,
+        per_proxy_p50: percentile(&per_proxy, 0.50),
+        per_proxy_p99: percentile(&per_proxy, 0.99),
+        all_p50: percentile(&all, 0.50),
+        all_max: all.last().copied().unwrap_or_default(),
+        rss_before_kib,
+        rss_after_kib,
+        connect,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Xds { clients, services, rounds, watch, debounce_ms, istiod } => {
+            let istiod = match istiod {
+                Some(p) => p,
+                None => default_istiod()?,
+            };
+            println!(
+                "xDS: {services} services, {rounds} endpoint changes, each client wildcard CDS + EDS of {watch} clusters, debounce {debounce_ms} ms"
+            );
+            println!(
+                "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>12} {:>10}",
+                "clients",
+                "p50 ms",
+                "p99 ms",
+                "all-ACK p50",
+                "all-ACK max",
+                "RSS0 MiB",
+                "RSS MiB",
+                "KiB/proxy",
+                "connect s"
+            );
+            for n in clients {
+                let r = xds_run(&istiod, n, services, rounds, watch, debounce_ms).await?;
+                let per =
+                    r.rss_after_kib.saturating_sub(r.rss_before_kib) / r.clients.max(1) as u64;
+                println!(
+                    "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>12} {:>10.1}",
+                    r.clients,
+                    ms(r.per_proxy_p50),
+                    ms(r.per_proxy_p99),
+                    ms(r.all_p50),
+                    ms(r.all_max),
+                    r.rss_before_kib / 1024,
+                    r.rss_after_kib / 1024,
+                    per,
+                    r.connect.as_secs_f64()
+                );
+            }
+        }
+    }
+    Ok(())
+}
