@@ -131,12 +131,12 @@ impl Cluster {
         }
         let net = FaultNet::start(&targets).await?;
         for node in nodes.values_mut() {
-            node.start_args = vec![
-                "--peers".into(),
-                net.peers_for(node.id),
-                "--peer-dial".into(),
-                dial_for(&net, node.id),
-            ];
+            node.start_args = vec!["--peers".into(), net.peers_for(node.id)];
+            let dial = dial_for(&net, node.id);
+            // A one-member cluster has no links to dial.
+            if !dial.is_empty() {
+                node.start_args.extend(["--peer-dial".into(), dial]);
+            }
         }
         let mut c = Cluster { cfg, nodes, net };
         for id in 1..=n {

@@ -2,7 +2,9 @@
 //! pointing at istiod calls `xds:///echo.example.com:8080`. Two grpcio backends are registered
 //! through a ServiceEntry; a DestinationRule names their subsets; a VirtualService moves all
 //! traffic from one subset to the other (100/0 → 0/100), and the client follows within 2 s on
-//! the same channel (one ADS stream).
+//! the same channel (one ADS stream). Then a DestinationRule asks for Maglev consistent
+//! hashing, which gRPC does not implement: the client NACKs the clusters, `/v1/proxies` shows
+//! the NACK and its message, and calls keep working on the last accepted config.
 //!
 //! Needs Python's `grpcio` (`.ci/run` installs it); elsewhere, without it, the test says so
 //! loudly and passes without running.
@@ -157,5 +159,45 @@ async fn grpcio_client_follows_virtual_service_weights() -> anyhow::Result<()> {
         // The bound: all traffic moves within 2 s of the committed write.
         assert!(switched.elapsed() < Duration::from_secs(2), "traffic did not move to B: {r}");
     }
+
+    // A push the client rejects shows up as a NACK in /v1/proxies.
+    put(
+        "destinationrules/echo",
+        json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "echo", "namespace": "default"},
+            "spec": {"host": "echo.example.com",
+                     "trafficPolicy": {"loadBalancer": {"consistentHash": {
+                         "httpHeaderName": "x-user", "maglev": {"tableSize": 65537}}}},
+                     "subsets": [
+                {"name": "v1", "labels": {"version": "v1"}},
+                {"name": "v2", "labels": {"version": "v2"}},
+            ]},
+        }),
+    )
+    .await?;
+    let url = c.node(1).url("/v1/proxies");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let cds = loop {
+        let v: Value = c.client.get(&url).send().await?.json().await?;
+        let proxy = v["proxies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["id"] == "grpcio-client-1")
+            .cloned()
+            .unwrap_or_default();
+        if proxy["types"]["cds"]["status"] == "NACKED" {
+            break proxy["types"]["cds"].clone();
+        }
+        assert!(Instant::now() < deadline, "no NACK from the gRPC client in 10 s: {v:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let message = cds["lastNack"]["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "the NACK carries gRPC's reason: {cds:#}");
+    eprintln!("gRPC NACKed the clusters: {message}");
+    assert_ne!(cds["ackedVersion"], cds["sentVersion"], "{cds:#}");
+    let r = client.call(10).await?;
+    assert_eq!(r["B"], 10, "the client keeps its last accepted config: {r}");
     Ok(())
 }

@@ -23,6 +23,8 @@ use futures::StreamExt;
 use istio_chaos::cluster::{http_client, Cluster, ClusterConfig};
 use tokio::sync::mpsc;
 
+const LDS: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
+const RDS: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
 const CDS: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 
@@ -46,9 +48,13 @@ enum Cmd {
         /// Endpoint changes measured per run.
         #[arg(long, default_value_t = 20)]
         rounds: usize,
-        /// EDS clusters each client watches (one shared by all, the rest spread).
+        /// Services each client uses (one shared by all, the rest spread).
         #[arg(long, default_value_t = 10)]
         watch: usize,
+        /// `sidecar`: wildcard CDS + EDS of the watched clusters (Envoy's way); `proxyless`:
+        /// LDS, RDS, CDS and EDS named for the watched services only (gRPC's way).
+        #[arg(long, value_enum, default_value = "sidecar")]
+        mode: Mode,
         /// istiod's `--xds-debounce-ms`.
         #[arg(long, default_value_t = 100)]
         debounce_ms: u64,
@@ -56,6 +62,15 @@ enum Cmd {
         #[arg(long)]
         istiod: Option<PathBuf>,
     },
+}
+
+/// How simulated clients subscribe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// Wildcard CDS, named EDS.
+    Sidecar,
+    /// Named LDS, RDS, CDS, EDS.
+    Proxyless,
 }
 
 fn default_istiod() -> Result<PathBuf> {
@@ -102,15 +117,19 @@ fn rss_kib(pid: u32) -> u64 {
 /// One EDS ACK: client, the version it ACKed, when.
 type Ack = (usize, u64, Instant);
 
-/// A simulated proxy: wildcard CDS, EDS for `clusters`; ACKs every response at once and reports
-/// EDS ACKs on `acks`. Counts itself in `ready` on its first EDS response.
+/// A simulated proxy using `services`: subscribes as `mode` says, ACKs every response at once
+/// and reports EDS ACKs on `acks`. Counts itself in `ready` on its first EDS response.
 async fn client(
     id: usize,
     grpc: String,
-    clusters: Vec<String>,
+    services: Vec<usize>,
+    mode: Mode,
     acks: mpsc::UnboundedSender<Ack>,
     ready: Arc<AtomicUsize>,
 ) -> Result<()> {
+    let clusters: Vec<String> = services.iter().map(|i| cluster_of(*i)).collect();
+    let listeners: Vec<String> =
+        services.iter().map(|i| format!("svc{i}.bench.example.com:8080")).collect();
     let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))?
         .connect_timeout(Duration::from_secs(30))
         .connect()
@@ -126,8 +145,21 @@ async fn client(
         response_nonce: nonce,
         ..Default::default()
     };
-    tx.send(req(CDS, &[], String::new(), String::new())).await?;
-    tx.send(req(EDS, &clusters, String::new(), String::new())).await?;
+    let names = |type_url: &str| -> Vec<String> {
+        match (mode, type_url) {
+            (_, EDS) => clusters.clone(),
+            (Mode::Sidecar, _) => Vec::new(),
+            (Mode::Proxyless, CDS) => clusters.clone(),
+            (Mode::Proxyless, _) => listeners.clone(),
+        }
+    };
+    let types: &[&str] = match mode {
+        Mode::Sidecar => &[CDS, EDS],
+        Mode::Proxyless => &[LDS, RDS, CDS, EDS],
+    };
+    for t in types {
+        tx.send(req(t, &names(t), String::new(), String::new())).await?;
+    }
     let mut inbound = ads
         .stream_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
         .await?
@@ -135,8 +167,8 @@ async fn client(
     let mut first = true;
     while let Some(r) = inbound.message().await? {
         let eds = r.type_url == EDS;
-        let names = if eds { clusters.as_slice() } else { &[] };
-        tx.send(req(&r.type_url, names, r.version_info.clone(), r.nonce.clone())).await?;
+        tx.send(req(&r.type_url, &names(&r.type_url), r.version_info.clone(), r.nonce.clone()))
+            .await?;
         if eds {
             let _ = acks.send((id, r.version_info.parse().unwrap_or(0), Instant::now()));
             if first {
@@ -178,6 +210,7 @@ async fn xds_run(
     services: usize,
     rounds: usize,
     watch: usize,
+    mode: Mode,
     debounce_ms: u64,
 ) -> Result<XdsRun> {
     let root = std::env::temp_dir().join(format!("istio-bench-xds-{}-{n}", std::process::id()));
@@ -219,12 +252,12 @@ async fn xds_run(
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for id in 0..n {
-        let mut clusters = vec![cluster_of(0)];
-        clusters
-            .extend((1..watch).map(|k| cluster_of(1 + (id * 7 + k * 13) % (services - 1).max(1))));
-        clusters.sort();
-        clusters.dedup();
-        tasks.push(tokio::spawn(client(id, grpc.clone(), clusters, ack_tx.clone(), ready.clone())));
+        let mut used = vec![0];
+        used.extend((1..watch).map(|k| 1 + (id * 7 + k * 13) % (services - 1).max(1)));
+        used.sort();
+        used.dedup();
+        let task = client(id, grpc.clone(), used, mode, ack_tx.clone(), ready.clone());
+        tasks.push(tokio::spawn(task));
         if id % 64 == 63 {
             while ready.load(Ordering::Relaxed) + 64 < id {
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -310,13 +343,13 @@ async fn xds_run(
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().cmd {
-        Cmd::Xds { clients, services, rounds, watch, debounce_ms, istiod } => {
+        Cmd::Xds { clients, services, rounds, watch, mode, debounce_ms, istiod } => {
             let istiod = match istiod {
                 Some(p) => p,
                 None => default_istiod()?,
             };
             println!(
-                "xDS: {services} services, {rounds} endpoint changes, each client wildcard CDS + EDS of {watch} clusters, debounce {debounce_ms} ms"
+                "xDS: {services} services, {rounds} endpoint changes, {mode:?} clients using {watch} services each, debounce {debounce_ms} ms"
             );
             println!(
                 "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>12} {:>10}",
@@ -331,7 +364,7 @@ async fn main() -> Result<()> {
                 "connect s"
             );
             for n in clients {
-                let r = xds_run(&istiod, n, services, rounds, watch, debounce_ms).await?;
+                let r = xds_run(&istiod, n, services, rounds, watch, mode, debounce_ms).await?;
                 let per =
                     r.rss_after_kib.saturating_sub(r.rss_before_kib) / r.clients.max(1) as u64;
                 println!(

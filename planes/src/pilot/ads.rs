@@ -37,6 +37,9 @@ pub struct Snapshot {
     pub changed_at: Option<Instant>,
     /// Per type URL, every resource packed, by name.
     packed: BTreeMap<&'static str, BTreeMap<String, Arc<Any>>>,
+    /// Per type URL, every resource in name order: what a wildcard subscription gets, shared
+    /// by every such stream (and kept from the previous snapshot when nothing in it changed).
+    all: BTreeMap<&'static str, Arc<Vec<Packed>>>,
 }
 
 impl Snapshot {
@@ -78,24 +81,44 @@ impl Snapshot {
                 pack_all(ENDPOINT, &r.endpoints, previous.map(|s| (&s.resources.endpoints, s))),
             ),
         ]);
-        Snapshot { revision, resources, changed_at, packed }
+        let all = packed
+            .iter()
+            .map(|(t, by_name)| {
+                let list: Vec<Packed> =
+                    by_name.iter().map(|(n, a)| (n.clone(), a.clone())).collect();
+                let shared = match previous.and_then(|p| p.all.get(t)) {
+                    Some(prev) if same(prev, &list) => prev.clone(),
+                    _ => Arc::new(list),
+                };
+                (*t, shared)
+            })
+            .collect();
+        Snapshot { revision, resources, changed_at, packed, all }
+    }
+
+    /// Whether this snapshot carries exactly the resources of `other` (every type's set is
+    /// the one `other` had: [`Snapshot::new`] keeps unchanged sets).
+    pub fn same_resources(&self, other: &Snapshot) -> bool {
+        self.all.len() == other.all.len()
+            && self.all.iter().all(|(t, a)| other.all.get(t).is_some_and(|b| Arc::ptr_eq(a, b)))
     }
 
     /// The resources of `type_url` named in `names` (sorted; every one for an empty list),
     /// in name order.
-    pub fn select(&self, type_url: &str, names: &[String]) -> Vec<Packed> {
-        let Some(all) = self.packed.get(type_url) else { return Vec::new() };
+    pub fn select(&self, type_url: &str, names: &[String]) -> Arc<Vec<Packed>> {
         if names.is_empty() {
-            return all.iter().map(|(n, a)| (n.clone(), a.clone())).collect();
+            return self.all.get(type_url).cloned().unwrap_or_default();
         }
-        names.iter().filter_map(|n| all.get(n).map(|a| (n.clone(), a.clone()))).collect()
+        let Some(all) = self.packed.get(type_url) else { return Arc::default() };
+        Arc::new(names.iter().filter_map(|n| all.get(n).map(|a| (n.clone(), a.clone()))).collect())
     }
 }
 
 /// Whether two selections carry the same resources (by pointer first, then by bytes).
 fn same(a: &[Packed], b: &[Packed]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|((na, x), (nb, y))| na == nb && (Arc::ptr_eq(x, y) || x == y))
+    std::ptr::eq(a, b)
+        || a.len() == b.len()
+            && a.iter().zip(b).all(|((na, x), (nb, y))| na == nb && (Arc::ptr_eq(x, y) || x == y))
 }
 
 /// The ADS service: serves the latest [`Snapshot`] from `snapshots`, recording every
@@ -156,7 +179,7 @@ impl Session {
         st.sent_version = Some(version);
         st.sent_at = Some(rfc3339(now_ms()));
         st.resources = resources.len();
-        st.sent = Arc::new(resources);
+        st.sent = resources;
         if let (Some(at), false) = (snap.changed_at, force) {
             self.waiting.entry(type_url.to_owned()).or_insert(at);
         }

@@ -53,8 +53,8 @@ pub fn spawn_snapshots(
             let (revision, resources) = snapshot;
             status.translated(start.elapsed());
             let current = tx.borrow().clone();
-            if current.resources != resources || current.revision == 0 {
-                let next = Snapshot::new(revision, resources, changed_at, Some(&current));
+            let next = Snapshot::new(revision, resources, changed_at, Some(&current));
+            if !next.same_resources(&current) || current.revision == 0 {
                 tx.send_replace(Arc::new(next));
             }
             if revisions.changed().await.is_err() || tx.is_closed() {
