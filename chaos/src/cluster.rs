@@ -87,6 +87,19 @@ impl Node {
     }
 }
 
+/// The `istiod` binary next to the running one (`chaos` and `bench` are built with it).
+pub fn sibling_istiod() -> Result<PathBuf, ChaosError> {
+    let exe = std::env::current_exe()?;
+    let bin = exe.with_file_name("istiod");
+    if !bin.exists() {
+        return Err(ChaosError::Process(format!(
+            "no istiod next to {}; build it (`cargo build --release -p istio-api --bins`) or pass --istiod",
+            exe.display()
+        )));
+    }
+    Ok(bin)
+}
+
 /// Settings every member gets.
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {

@@ -18,6 +18,23 @@ pub const CDS: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 /// EDS type URL.
 pub const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 
+/// A STATIC ServiceEntry `default/echo` for `echo.example.com:8080` (port `grpc`) with one
+/// endpoint at `ip`.
+pub fn echo_service_entry(ip: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "ServiceEntry",
+        "metadata": {"name": "echo", "namespace": "default"},
+        "spec": {
+            "hosts": ["echo.example.com"],
+            "ports": [{"number": 8080, "name": "grpc", "protocol": "GRPC"}],
+            "resolution": "STATIC",
+            "location": "MESH_INTERNAL",
+            "endpoints": [{"address": ip}],
+        },
+    })
+}
+
 /// One ADS stream, as node `node`.
 pub struct AdsStream {
     /// The node id sent with every request.

@@ -8,31 +8,16 @@ use std::time::Duration;
 
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
-use istio_tests::ads::{AdsStream, CDS, EDS, LDS};
+use istio_tests::ads::{echo_service_entry, AdsStream, CDS, EDS, LDS};
 use istio_tests::Cluster;
 use prost::Message;
 
-fn service_entry(ip: &str) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "ServiceEntry",
-        "metadata": {"name": "echo", "namespace": "default"},
-        "spec": {
-            "hosts": ["echo.example.com"],
-            "ports": [{"number": 8080, "name": "grpc", "protocol": "GRPC"}],
-            "resolution": "STATIC",
-            "location": "MESH_INTERNAL",
-            "endpoints": [{"address": ip}],
-        },
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ads_serves_and_pushes_a_service_entry() -> anyhow::Result<()> {
+async fn ads_serves_and_pushes_a_echo_service_entry() -> anyhow::Result<()> {
     let c = Cluster::single(&["--xds-debounce-ms", "20"]).await?;
     let se_url =
         c.node(1).url("/apis/networking.istio.io/v1/namespaces/default/serviceentries/echo");
-    let r = c.client.put(&se_url).json(&service_entry("10.0.0.1")).send().await?;
+    let r = c.client.put(&se_url).json(&echo_service_entry("10.0.0.1")).send().await?;
     assert!(r.status().is_success(), "{}", r.text().await?);
 
     let mut ads = AdsStream::connect(&c.node(1).grpc.to_string(), "proxyless-1").await?;
@@ -63,7 +48,7 @@ async fn ads_serves_and_pushes_a_service_entry() -> anyhow::Result<()> {
 
     // Change only the endpoint: the next push on this stream is EDS, with the new address,
     // at a newer version.
-    let r = c.client.put(&se_url).json(&service_entry("10.0.0.9")).send().await?;
+    let r = c.client.put(&se_url).json(&echo_service_entry("10.0.0.9")).send().await?;
     assert!(r.status().is_success(), "{}", r.text().await?);
     let push = ads.next().await?;
     assert_eq!(push.type_url, EDS, "an endpoint-only change pushes EDS only");
@@ -137,7 +122,7 @@ async fn ads_serves_and_pushes_a_service_entry() -> anyhow::Result<()> {
 
     // A fixed endpoint is pushed and ACKed: EDS is SYNCED again, the NACK cleared, and the
     // change → ACK time recorded.
-    let r = c.client.put(&se_url).json(&service_entry("10.0.0.7")).send().await?;
+    let r = c.client.put(&se_url).json(&echo_service_entry("10.0.0.7")).send().await?;
     assert!(r.status().is_success(), "{}", r.text().await?);
     let fixed = ads.next().await?;
     assert_eq!(fixed.type_url, EDS);

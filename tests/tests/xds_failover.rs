@@ -6,26 +6,12 @@ use std::time::Duration;
 
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::service::discovery::v3::DiscoveryResponse;
-use istio_tests::ads::{AdsStream, CDS, EDS};
+use istio_tests::ads::{echo_service_entry, AdsStream, CDS, EDS};
 use istio_tests::{wait_for, Cluster};
 use prost::Message;
 
 const SE: &str = "/apis/networking.istio.io/v1/namespaces/default/serviceentries/echo";
 const CLUSTER: &str = "outbound|8080||echo.example.com";
-
-fn service_entry(ip: &str) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "ServiceEntry",
-        "metadata": {"name": "echo", "namespace": "default"},
-        "spec": {
-            "hosts": ["echo.example.com"],
-            "ports": [{"number": 8080, "name": "grpc", "protocol": "GRPC"}],
-            "resolution": "STATIC",
-            "endpoints": [{"address": ip}],
-        },
-    })
-}
 
 fn addresses(r: &DiscoveryResponse) -> String {
     r.resources
@@ -57,7 +43,7 @@ async fn wait_eds(ads: &mut AdsStream, ip: &str) -> anyhow::Result<DiscoveryResp
 async fn put_se(c: &Cluster, via: u64, ip: &str) -> anyhow::Result<()> {
     let url = c.node(via).url(SE);
     wait_for(Duration::from_secs(30), "the ServiceEntry write", || async {
-        match c.client.put(&url).json(&service_entry(ip)).send().await {
+        match c.client.put(&url).json(&echo_service_entry(ip)).send().await {
             Ok(r) if r.status().is_success() => Some(()),
             _ => None,
         }

@@ -73,18 +73,6 @@ enum Mode {
     Proxyless,
 }
 
-fn default_istiod() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating the bench binary")?;
-    let bin = exe.with_file_name("istiod");
-    if !bin.exists() {
-        bail!(
-            "no istiod next to {}; build it (`cargo build --release -p istio-api --bins`) or pass --istiod",
-            exe.display()
-        );
-    }
-    Ok(bin)
-}
-
 fn service_entry(i: usize, ip: &str) -> serde_json::Value {
     serde_json::json!({
         "apiVersion": "networking.istio.io/v1",
@@ -346,7 +334,7 @@ async fn main() -> Result<()> {
         Cmd::Xds { clients, services, rounds, watch, mode, debounce_ms, istiod } => {
             let istiod = match istiod {
                 Some(p) => p,
-                None => default_istiod()?,
+                None => istio_chaos::cluster::sibling_istiod()?,
             };
             println!(
                 "xDS: {services} services, {rounds} endpoint changes, {mode:?} clients using {watch} services each, debounce {debounce_ms} ms"

@@ -66,18 +66,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn default_istiod() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating the chaos binary")?;
-    let bin = exe.with_file_name("istiod");
-    if !bin.exists() {
-        bail!(
-            "no istiod next to {}; build it (`cargo build --release -p istio-api --bins`) or pass --istiod",
-            exe.display()
-        );
-    }
-    Ok(bin)
-}
-
 #[tokio::main]
 async fn main() -> Result<ExitCode> {
     match Cli::parse().cmd {
@@ -102,7 +90,7 @@ async fn main() -> Result<ExitCode> {
             };
             let istiod = match istiod {
                 Some(p) => p,
-                None => default_istiod()?,
+                None => istio_chaos::cluster::sibling_istiod()?,
             };
             let workload = WorkloadConfig { clients, keys, watchers, ..Default::default() };
             let mut all_passed = true;

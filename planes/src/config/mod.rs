@@ -12,6 +12,7 @@ pub mod networking;
 pub mod security;
 pub mod telemetry;
 mod validate;
+pub(crate) use validate::GRPC_CODES;
 pub mod yaml;
 
 use serde_json::Value;

@@ -21,6 +21,27 @@ use super::security as sec;
 use super::telemetry as tel;
 use super::FieldError;
 
+/// gRPC status codes by name, as Istio accepts them (fault aborts, retry conditions).
+pub(crate) const GRPC_CODES: &[&str] = &[
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
 /// Collects problems with their paths.
 #[derive(Default)]
 pub(crate) struct Errs {
@@ -820,26 +841,7 @@ fn fault(f: &net::HttpFaultInjection, p: &str, e: &mut Errs) {
             }
         }
         if let Some(g) = &a.grpc_status {
-            const CODES: &[&str] = &[
-                "OK",
-                "CANCELLED",
-                "UNKNOWN",
-                "INVALID_ARGUMENT",
-                "DEADLINE_EXCEEDED",
-                "NOT_FOUND",
-                "ALREADY_EXISTS",
-                "PERMISSION_DENIED",
-                "RESOURCE_EXHAUSTED",
-                "FAILED_PRECONDITION",
-                "ABORTED",
-                "OUT_OF_RANGE",
-                "UNIMPLEMENTED",
-                "INTERNAL",
-                "UNAVAILABLE",
-                "DATA_LOSS",
-                "UNAUTHENTICATED",
-            ];
-            if !CODES.contains(&g.as_str()) {
+            if !GRPC_CODES.contains(&g.as_str()) {
                 e.add(
                     format!("{ap}.grpcStatus"),
                     format!("gRPC status {g:?} is not supported, for example use 'NOT_FOUND'"),

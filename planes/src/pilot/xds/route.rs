@@ -8,6 +8,7 @@
 //! both are set. The CORS policy is wrapped in a `FilterConfig` marked optional, because gRPC
 //! refuses a per-route config for a filter it does not know unless it is optional.
 
+use crate::config::GRPC_CODES;
 use envoy_types::pb::envoy::config::core::v3::data_source::Specifier as DataSpecifier;
 use envoy_types::pb::envoy::config::core::v3::header_value_option::HeaderAppendAction;
 use envoy_types::pb::envoy::config::core::v3::{
@@ -591,27 +592,6 @@ fn mirror(cluster: String, f: FractionalPercent) -> RequestMirrorPolicy {
         ..Default::default()
     }
 }
-
-/// gRPC status codes by name, as Istio accepts them.
-const GRPC_CODES: &[&str] = &[
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
 
 fn grpc_code(s: &str) -> Option<u32> {
     GRPC_CODES
