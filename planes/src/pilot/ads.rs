@@ -185,7 +185,7 @@ impl Session {
         }
         let ok = self.tx.send(Ok(resp)).await.is_ok();
         self.status.pushed(type_url, start.elapsed());
-        self.status.publish(self.me.clone());
+        self.status.publish_type(&self.me, short_type(type_url));
         ok
     }
 
@@ -239,7 +239,7 @@ impl Session {
         if first || changed {
             return self.push(snap, &r.type_url, true).await;
         }
-        self.status.publish(self.me.clone());
+        self.status.publish_type(&self.me, short_type(&r.type_url));
         true
     }
 }

@@ -231,6 +231,26 @@ impl PushStatus {
         }
     }
 
+    /// Publishes one type of `me` (and its identity, once known): cheaper than
+    /// [`PushStatus::publish`] on every push and ACK, which would copy every type.
+    pub fn publish_type(&self, me: &ProxyStatus, short: &str) {
+        let Some(t) = me.types.get(short) else { return };
+        let mut proxies = lock(&self.proxies);
+        let Some(slot) = proxies.get_mut(&me.connection) else { return };
+        if slot.id != me.id {
+            slot.id.clone_from(&me.id);
+            slot.cluster.clone_from(&me.cluster);
+            slot.version.clone_from(&me.version);
+        }
+        match slot.types.get_mut(short) {
+            Some(dst) => dst.clone_from(t),
+            None => {
+                slot.types.insert(short.to_owned(), t.clone());
+            }
+        }
+        slot.refresh();
+    }
+
     /// Forgets `connection`.
     pub fn disconnect(&self, connection: u64) {
         lock(&self.proxies).remove(&connection);
@@ -349,10 +369,17 @@ mod tests {
         p.types.insert("cds".into(), t.clone());
         t.revision = Some(3);
         p.types.insert("eds".into(), t);
-        s.publish(p);
+        s.publish(p.clone());
         let got = s.proxy("sidecar~a").unwrap();
         assert_eq!(got.revision, Some(3));
-        assert_eq!(got.types["cds"].status, "SYNCED");
+        // Publishing one type updates that type and keeps the others.
+        p.types.get_mut("cds").unwrap().sent_version = Some("6".into());
+        p.types.get_mut("cds").unwrap().sent_nonce = Some("2".into());
+        s.publish_type(&p, "cds");
+        let got = s.proxy("sidecar~a").unwrap();
+        assert_eq!(got.types["cds"].status, "STALE");
+        assert_eq!(got.types["eds"].status, "SYNCED");
+        assert_eq!(got.revision, Some(3));
         s.pushed(CLUSTER, Duration::from_millis(2));
         s.nacked(CLUSTER);
         let mut out = String::new();
