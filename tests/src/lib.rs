@@ -248,6 +248,22 @@ pub fn object(name: &str, value: &str) -> Value {
 pub const VS: &str = "/apis/networking.istio.io/v1/namespaces/default/virtualservices";
 
 impl Cluster {
+    /// GETs `url` until `ok` holds of its JSON body (`timeout` at most; `what` names the
+    /// condition in the error). Returns that body.
+    pub async fn wait_json(
+        &self,
+        url: &str,
+        timeout: Duration,
+        what: &str,
+        ok: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
+        wait_for(timeout, what, || async {
+            let v: Value = self.client.get(url).send().await.ok()?.json().await.ok()?;
+            ok(&v).then_some(v)
+        })
+        .await
+    }
+
     /// Starts `n` members with `--peers` and `args`, and waits for a leader.
     pub async fn start(n: u64, args: &[&str]) -> Result<Self> {
         Self::start_in(tempfile::tempdir()?, n, args).await

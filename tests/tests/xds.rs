@@ -12,6 +12,8 @@ use istio_tests::ads::{echo_service_entry, AdsStream, CDS, EDS, LDS};
 use istio_tests::Cluster;
 use prost::Message;
 
+const TEN_S: Duration = Duration::from_secs(10);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ads_serves_and_pushes_a_echo_service_entry() -> anyhow::Result<()> {
     let c = Cluster::single(&["--xds-debounce-ms", "20"]).await?;
@@ -67,7 +69,10 @@ async fn ads_serves_and_pushes_a_echo_service_entry() -> anyhow::Result<()> {
     });
     ads.send(nack).await?;
     let proxies_url = c.node(1).url("/v1/proxies");
-    let p = wait_for(&c, &proxies_url, |v| v["proxies"][0]["types"]["eds"]["status"] == "NACKED")
+    let p = c
+        .wait_json(&proxies_url, TEN_S, "EDS NACKED", |v| {
+            v["proxies"][0]["types"]["eds"]["status"] == "NACKED"
+        })
         .await?;
     let proxy = &p["proxies"][0];
     assert_eq!(proxy["id"], "proxyless-1");
@@ -127,7 +132,10 @@ async fn ads_serves_and_pushes_a_echo_service_entry() -> anyhow::Result<()> {
     let fixed = ads.next().await?;
     assert_eq!(fixed.type_url, EDS);
     ads.send(ads.request(EDS, &[cluster], Some(&fixed))).await?;
-    let p = wait_for(&c, &proxies_url, |v| v["proxies"][0]["types"]["eds"]["status"] == "SYNCED")
+    let p = c
+        .wait_json(&proxies_url, TEN_S, "EDS SYNCED", |v| {
+            v["proxies"][0]["types"]["eds"]["status"] == "SYNCED"
+        })
         .await?;
     assert!(p["proxies"][0]["types"]["eds"]["lastNack"].is_null());
 
@@ -143,25 +151,9 @@ async fn ads_serves_and_pushes_a_echo_service_entry() -> anyhow::Result<()> {
 
     // The stream ends: the proxy is gone from the list.
     drop(ads);
-    wait_for(&c, &proxies_url, |v| v["proxies"].as_array().is_some_and(|a| a.is_empty())).await?;
+    c.wait_json(&proxies_url, TEN_S, "no proxies", |v| {
+        v["proxies"].as_array().is_some_and(|a| a.is_empty())
+    })
+    .await?;
     Ok(())
-}
-
-/// GETs `url` until `ok` holds of its JSON (10 s at most).
-async fn wait_for(
-    c: &Cluster,
-    url: &str,
-    ok: impl Fn(&serde_json::Value) -> bool,
-) -> anyhow::Result<serde_json::Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let v: serde_json::Value = c.client.get(url).send().await?.json().await?;
-        if ok(&v) {
-            return Ok(v);
-        }
-        if tokio::time::Instant::now() > deadline {
-            anyhow::bail!("{url} never reached the expected state; last: {v:#}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

@@ -85,13 +85,11 @@ async fn proxy_fails_over_to_another_member_and_keeps_receiving_updates() -> any
     // The member serving it reports it, synced at that version.
     let url = c.node(other).url("/v1/proxies?local=true");
     let v = pushed.version_info.clone();
-    wait_for(Duration::from_secs(10), "the proxy's EDS ACK in /v1/proxies", || async {
-        let p: serde_json::Value = c.client.get(&url).send().await.ok()?.json().await.ok()?;
+    c.wait_json(&url, Duration::from_secs(10), "the proxy's EDS ACK in /v1/proxies", |p| {
         let eds = &p["proxies"][0]["types"]["eds"];
-        (p["proxies"][0]["id"] == "failover-1"
+        p["proxies"][0]["id"] == "failover-1"
             && eds["status"] == "SYNCED"
-            && eds["ackedVersion"] == v.as_str())
-        .then_some(())
+            && eds["ackedVersion"] == v.as_str()
     })
     .await?;
     Ok(())

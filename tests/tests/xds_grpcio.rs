@@ -177,22 +177,20 @@ async fn grpcio_client_follows_virtual_service_weights() -> anyhow::Result<()> {
     )
     .await?;
     let url = c.node(1).url("/v1/proxies");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let cds = loop {
-        let v: Value = c.client.get(&url).send().await?.json().await?;
-        let proxy = v["proxies"]
+    let grpc_proxy = |v: &Value| {
+        v["proxies"]
             .as_array()
             .into_iter()
             .flatten()
             .find(|p| p["id"] == "grpcio-client-1")
             .cloned()
-            .unwrap_or_default();
-        if proxy["types"]["cds"]["status"] == "NACKED" {
-            break proxy["types"]["cds"].clone();
-        }
-        assert!(Instant::now() < deadline, "no NACK from the gRPC client in 10 s: {v:#}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    let v = c
+        .wait_json(&url, Duration::from_secs(10), "the gRPC client's CDS NACK", |v| {
+            grpc_proxy(v).is_some_and(|p| p["types"]["cds"]["status"] == "NACKED")
+        })
+        .await?;
+    let cds = grpc_proxy(&v).unwrap_or_default()["types"]["cds"].clone();
     let message = cds["lastNack"]["message"].as_str().unwrap_or_default();
     assert!(!message.is_empty(), "the NACK carries gRPC's reason: {cds:#}");
     eprintln!("gRPC NACKed the clusters: {message}");

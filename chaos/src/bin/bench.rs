@@ -10,8 +10,6 @@
 //! share this machine's cores; the numbers include that.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -21,7 +19,7 @@ use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service
 use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 use futures::StreamExt;
 use istio_chaos::cluster::{http_client, Cluster, ClusterConfig};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 const LDS: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
 const RDS: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
@@ -102,18 +100,26 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Clients that have their endpoints, and the first client error.
+#[derive(Debug, Default)]
+struct Ready {
+    count: usize,
+    error: Option<String>,
+}
+
 /// One EDS ACK: client, the version it ACKed, when.
 type Ack = (usize, u64, Instant);
 
 /// A simulated proxy using `services`: subscribes as `mode` says, ACKs every response at once
-/// and reports EDS ACKs on `acks`. Counts itself in `ready` on its first EDS response.
+/// and reports EDS ACKs on `acks`. Counts itself in `ready` on its first EDS response, or
+/// records its error there if it fails.
 async fn client(
     id: usize,
     grpc: String,
     services: Vec<usize>,
     mode: Mode,
     acks: mpsc::UnboundedSender<Ack>,
-    ready: Arc<AtomicUsize>,
+    ready: watch::Sender<Ready>,
 ) -> Result<()> {
     let clusters: Vec<String> = services.iter().map(|i| cluster_of(*i)).collect();
     let listeners: Vec<String> =
@@ -161,7 +167,7 @@ async fn client(
             let _ = acks.send((id, r.version_info.parse().unwrap_or(0), Instant::now()));
             if first {
                 first = false;
-                ready.fetch_add(1, Ordering::Relaxed);
+                ready.send_modify(|r| r.count += 1);
             }
         }
     }
@@ -236,7 +242,7 @@ async fn xds_run(
 
     // Connect the clients, 64 at a time, and wait until each has its endpoints.
     let (ack_tx, mut acks) = mpsc::unbounded_channel::<Ack>();
-    let ready = Arc::new(AtomicUsize::new(0));
+    let (ready_tx, mut ready) = watch::channel(Ready::default());
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(n);
     for id in 0..n {
@@ -244,32 +250,32 @@ async fn xds_run(
         used.extend((1..watch).map(|k| 1 + (id * 7 + k * 13) % (services - 1).max(1)));
         used.sort();
         used.dedup();
-        let task = client(id, grpc.clone(), used, mode, ack_tx.clone(), ready.clone());
-        tasks.push(tokio::spawn(task));
-        if id % 64 == 63 {
-            while ready.load(Ordering::Relaxed) + 64 < id {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+        let (acks, status, grpc) = (ack_tx.clone(), ready_tx.clone(), grpc.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = client(id, grpc, used, mode, acks, status.clone()).await {
+                status.send_modify(|r| {
+                    r.error.get_or_insert_with(|| format!("client {id}: {e:#}"));
+                });
             }
+        }));
+        if id % 64 == 63 {
+            ready.wait_for(|r| r.count + 64 >= id || r.error.is_some()).await?;
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while ready.load(Ordering::Relaxed) < n {
-        if Instant::now() > deadline {
-            bail!(
-                "only {} of {n} clients got their endpoints in 300 s",
-                ready.load(Ordering::Relaxed)
-            );
-        }
-        if let Some(t) = tasks.iter().find(|t| t.is_finished()) {
-            let _ = t;
-            bail!("a client ended early (connection refused or stream reset?)");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let all_ready = ready.wait_for(|r| r.count >= n || r.error.is_some());
+    let outcome = match tokio::time::timeout(Duration::from_secs(300), all_ready).await {
+        Ok(Ok(r)) => r.error.clone(),
+        Ok(Err(_)) => Some("the clients' status channel closed".into()),
+        Err(_) => None,
+    };
+    let got = ready.borrow().count;
+    if let Some(e) = outcome {
+        bail!("a client failed: {e}");
+    }
+    if got < n {
+        bail!("only {got} of {n} clients got their endpoints in 300 s");
     }
     let connect = started.elapsed();
-    while acks.try_recv().is_ok() {}
-    // Let istiod settle (allocator, first pushes) before reading its memory.
-    tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_after_kib = rss_kib(pid);
 
     let mut per_proxy = Vec::with_capacity(n * rounds);
@@ -305,9 +311,10 @@ async fn xds_run(
             }
         }
         all.push(last.saturating_duration_since(committed));
-        // Drain ACKs of pushes that raced into this round, so the next starts clean.
-        tokio::time::sleep(Duration::from_millis(debounce_ms + 50)).await;
-        while acks.try_recv().is_ok() {}
+        // The arrival pattern: the next change comes a debounce window (plus 50 ms) after the
+        // last ACK, so each change is measured alone rather than batched with the next. (ACKs
+        // of older revisions still queued are skipped by the `version >= rev` test.)
+        tokio::time::sleep_until((last + Duration::from_millis(debounce_ms + 50)).into()).await;
     }
     per_proxy.sort();
     all.sort();

@@ -70,8 +70,7 @@ mod tests {
     #[test]
     fn different_hash_fails() {
         let r = check(&with_nodes(&[(1, 7, "abc"), (2, 7, "abd"), (3, 7, "abc")]));
-        assert!(!r.passed);
-        assert!(r.message.contains("[2]"), "{}", r.message);
+        assert_fails(&r, "[2]");
     }
 
     #[test]

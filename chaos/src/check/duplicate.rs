@@ -139,8 +139,7 @@ mod tests {
         again.request_id = "req-retry".into();
         h.log.push(again);
         let r = check(&h);
-        assert!(!r.passed);
-        assert!(r.message.contains("value applied more than once"), "{}", r.message);
+        assert_fails(&r, "value applied more than once");
         assert_eq!(r.violating_ops, vec![2]);
     }
 
@@ -151,8 +150,7 @@ mod tests {
         again.request_id = "req-4".into();
         h.log.push(again);
         let r = check(&h);
-        assert!(!r.passed);
-        assert!(r.message.contains("request id"), "{}", r.message);
+        assert_fails(&r, "request id");
         assert_eq!(r.violating_ops, vec![3]);
     }
 

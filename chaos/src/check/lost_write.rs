@@ -239,8 +239,7 @@ mod tests {
         let mut h = base();
         h.final_state[0].1 = Some("a".into());
         let r = check(&h);
-        assert!(!r.passed);
-        assert!(r.message.contains("final state differs"), "{}", r.message);
+        assert_fails(&r, "final state differs");
     }
 
     #[test]
@@ -248,8 +247,7 @@ mod tests {
         let mut h = base();
         h.nodes[1].revision = 3;
         let r = check(&h);
-        assert!(!r.passed);
-        assert!(r.message.contains("node"), "{}", r.message);
+        assert_fails(&r, "node");
     }
 
     #[test]

@@ -10,6 +10,13 @@ use crate::history::{
     WatchStream,
 };
 
+/// Asserts that a checker failed and that its message names `what`.
+#[track_caller]
+pub(crate) fn assert_fails(r: &super::CheckResult, what: &str) {
+    assert!(!r.passed, "expected a failure naming {what:?}, got a pass: {}", r.message);
+    assert!(r.message.contains(what), "expected {what:?} in: {}", r.message);
+}
+
 /// Builds a history by hand; operation ids are 1, 2, ... in the order they are added.
 pub(crate) struct Builder {
     h: History,

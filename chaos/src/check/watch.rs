@@ -225,8 +225,7 @@ mod tests {
         let mut h = base();
         h.watches[0].events.remove(1);
         let r = check(&h);
-        assert!(!r.passed);
-        assert!(r.message.contains("gap"), "{}", r.message);
+        assert_fails(&r, "gap");
         assert_eq!(r.violating_ops, vec![2]);
     }
 
@@ -235,8 +234,7 @@ mod tests {
         let mut h = base();
         h.watches[1].from_revision = 1;
         let r = check(&h);
-        assert!(!r.passed);
-        assert!(r.message.contains("gap"), "{}", r.message);
+        assert_fails(&r, "gap");
     }
 
     #[test]
@@ -245,8 +243,7 @@ mod tests {
         let e = h.watches[0].events[1].clone();
         h.watches[0].events.insert(2, e);
         let r = check(&h);
-        assert!(!r.passed);
-        assert!(r.message.contains("duplicate"), "{}", r.message);
+        assert_fails(&r, "duplicate");
     }
 
     #[test]
@@ -254,8 +251,7 @@ mod tests {
         let mut h = base();
         h.watches[0].events.swap(1, 2);
         let r = check(&h);
-        assert!(!r.passed);
-        assert!(r.message.contains("out of order"), "{}", r.message);
+        assert_fails(&r, "out of order");
     }
 
     #[test]
@@ -263,8 +259,7 @@ mod tests {
         let mut h = base();
         h.watches[1].from_revision = 4;
         let r = check(&h);
-        assert!(!r.passed);
-        assert!(r.message.contains("from_revision"), "{}", r.message);
+        assert_fails(&r, "from_revision");
     }
 
     #[test]
@@ -272,8 +267,7 @@ mod tests {
         let mut h = base();
         h.watches[0].events[1].value = Some("zz".into());
         let r = check(&h);
-        assert!(!r.passed);
-        assert!(r.message.contains("differs"), "{}", r.message);
+        assert_fails(&r, "differs");
     }
 
     #[test]
@@ -285,8 +279,7 @@ mod tests {
             value: Some("c".into()),
         });
         let r = check(&h);
-        assert!(!r.passed);
-        assert!(r.message.contains("not in the log"), "{}", r.message);
+        assert_fails(&r, "not in the log");
     }
 
     #[test]

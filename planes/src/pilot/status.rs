@@ -223,16 +223,8 @@ impl PushStatus {
         p
     }
 
-    /// Replaces the published state of `connection` (if still connected).
-    pub fn publish(&self, mut p: ProxyStatus) {
-        p.refresh();
-        if let Some(slot) = lock(&self.proxies).get_mut(&p.connection) {
-            *slot = p;
-        }
-    }
-
-    /// Publishes one type of `me` (and its identity, once known): cheaper than
-    /// [`PushStatus::publish`] on every push and ACK, which would copy every type.
+    /// Publishes one type of `me` (and its identity, once known), so a push or an ACK copies
+    /// only what it changed.
     pub fn publish_type(&self, me: &ProxyStatus, short: &str) {
         let Some(t) = me.types.get(short) else { return };
         let mut proxies = lock(&self.proxies);
@@ -369,7 +361,8 @@ mod tests {
         p.types.insert("cds".into(), t.clone());
         t.revision = Some(3);
         p.types.insert("eds".into(), t);
-        s.publish(p.clone());
+        s.publish_type(&p, "cds");
+        s.publish_type(&p, "eds");
         let got = s.proxy("sidecar~a").unwrap();
         assert_eq!(got.revision, Some(3));
         // Publishing one type updates that type and keeps the others.
