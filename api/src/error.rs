@@ -145,6 +145,8 @@ impl From<istio_planes::config::ConfigError> for ApiError {
                 None => format!("syntax error in document {index}: {message}"),
             }),
             e @ ConfigError::UnsupportedKind { .. } => ApiError::BadRequest(e.to_string()),
+            e @ ConfigError::AutoRegistration { .. } => ApiError::Internal(e.to_string()),
+            ConfigError::Store(e) => e.into(),
         }
     }
 }

@@ -50,6 +50,10 @@ pub struct Args {
     /// xDS push debounce: changes within this window become one push.
     #[arg(long, default_value_t = 100)]
     pub xds_debounce_ms: u64,
+    /// How long an auto-registered WorkloadEntry outlives its proxy's disconnection before it
+    /// is deleted (Istio's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD).
+    #[arg(long, default_value_t = 10_000)]
+    pub workload_entry_grace_ms: u64,
     /// Join an existing cluster through any member's HTTP address, e.g. `http://127.0.0.1:8080`.
     #[arg(long)]
     pub join: Option<String>,
@@ -292,7 +296,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         state.pilot.clone(),
     );
     let ads = envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer::new(
-        istio_planes::pilot::ads::Ads::new(snapshots, state.pilot.clone()),
+        istio_planes::pilot::ads::Ads::new(snapshots, state.pilot.clone()).with_autoregistration(
+            istio_planes::pilot::autoreg::AutoRegistry::spawn(
+                node.clone(),
+                Duration::from_millis(args.workload_entry_grace_ms),
+            ),
+        ),
     );
     let grpc_server = serve_grpc(
         grpc_listener,

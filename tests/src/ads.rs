@@ -1,4 +1,4 @@
-//! A minimal ADS (state of the world) client for tests, on envoy-types' generated client: one
+//! Minimal ADS clients for tests (state of the world and delta), on envoy-types' generated client: one
 //! stream, requests by type with optional ACK, and responses with a timeout.
 
 use std::time::Duration;
@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::{anyhow, Result};
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
-use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
 use tokio::sync::mpsc;
 
 /// LDS type URL.
@@ -35,10 +37,37 @@ pub fn echo_service_entry(ip: &str) -> serde_json::Value {
     })
 }
 
-/// One ADS stream, as node `node`.
+/// A node with `id` and string `metadata` (e.g. `AUTO_REGISTER_GROUP`), plus `LABELS`.
+pub fn node_with(id: &str, metadata: &[(&str, &str)], labels: &[(&str, &str)]) -> Node {
+    use envoy_types::pb::google::protobuf::{value::Kind, Struct, Value};
+    let s = |v: &str| Value { kind: Some(Kind::StringValue(v.to_owned())) };
+    let mut fields: std::collections::HashMap<String, Value> =
+        metadata.iter().map(|(k, v)| (k.to_string(), s(v))).collect();
+    if !labels.is_empty() {
+        let labels = labels.iter().map(|(k, v)| (k.to_string(), s(v))).collect();
+        fields.insert(
+            "LABELS".into(),
+            Value { kind: Some(Kind::StructValue(Struct { fields: labels })) },
+        );
+    }
+    Node { id: id.to_owned(), metadata: Some(Struct { fields }), ..Default::default() }
+}
+
+async fn ads_client(
+    grpc: &str,
+) -> Result<AggregatedDiscoveryServiceClient<tonic::transport::Channel>> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))?
+        .connect_timeout(Duration::from_secs(2))
+        .connect()
+        .await?;
+    Ok(AggregatedDiscoveryServiceClient::new(channel))
+}
+
+/// One ADS stream (state of the world), as node `node`.
 pub struct AdsStream {
     /// The node id sent with every request.
     pub node: String,
+    node_proto: Node,
     tx: mpsc::Sender<DiscoveryRequest>,
     inbound: tonic::Streaming<DiscoveryResponse>,
 }
@@ -46,17 +75,18 @@ pub struct AdsStream {
 impl AdsStream {
     /// Opens a stream to the gRPC address `grpc` (`host:port`).
     pub async fn connect(grpc: &str, node: &str) -> Result<Self> {
-        let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))?
-            .connect_timeout(Duration::from_secs(2))
-            .connect()
-            .await?;
-        let mut ads = AggregatedDiscoveryServiceClient::new(channel);
+        Self::connect_as(grpc, Node { id: node.to_owned(), ..Default::default() }).await
+    }
+
+    /// Opens a stream as `node` (with its metadata).
+    pub async fn connect_as(grpc: &str, node: Node) -> Result<Self> {
+        let mut ads = ads_client(grpc).await?;
         let (tx, rx) = mpsc::channel(8);
         let inbound = ads
             .stream_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
             .await?
             .into_inner();
-        Ok(AdsStream { node: node.to_owned(), tx, inbound })
+        Ok(AdsStream { node: node.id.clone(), node_proto: node, tx, inbound })
     }
 
     /// A request for `names` of `type_url`, ACKing `ack` if given.
@@ -67,7 +97,7 @@ impl AdsStream {
         ack: Option<&DiscoveryResponse>,
     ) -> DiscoveryRequest {
         DiscoveryRequest {
-            node: Some(Node { id: self.node.clone(), ..Default::default() }),
+            node: Some(self.node_proto.clone()),
             type_url: type_url.into(),
             resource_names: names.iter().map(|n| n.to_string()).collect(),
             version_info: ack.map(|r| r.version_info.clone()).unwrap_or_default(),
@@ -86,5 +116,69 @@ impl AdsStream {
         tokio::time::timeout(Duration::from_secs(10), self.inbound.message())
             .await??
             .ok_or_else(|| anyhow!("ADS stream ended"))
+    }
+}
+
+/// One delta (incremental) ADS stream, as node `node`.
+pub struct DeltaStream {
+    node: Node,
+    tx: mpsc::Sender<DeltaDiscoveryRequest>,
+    inbound: tonic::Streaming<DeltaDiscoveryResponse>,
+    sent_node: bool,
+}
+
+impl DeltaStream {
+    /// Opens a delta stream to the gRPC address `grpc` (`host:port`).
+    pub async fn connect(grpc: &str, node: &str) -> Result<Self> {
+        let mut ads = ads_client(grpc).await?;
+        let (tx, rx) = mpsc::channel(8);
+        let inbound = ads
+            .delta_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await?
+            .into_inner();
+        let node = Node { id: node.to_owned(), ..Default::default() };
+        Ok(DeltaStream { node, tx, inbound, sent_node: false })
+    }
+
+    /// Sends `r`, with the node on the stream's first request.
+    pub async fn send(&mut self, mut r: DeltaDiscoveryRequest) -> Result<()> {
+        if !self.sent_node {
+            r.node = Some(self.node.clone());
+            self.sent_node = true;
+        }
+        self.tx.send(r).await.map_err(|_| anyhow!("delta ADS stream closed"))
+    }
+
+    /// Subscribes to `subscribe` and unsubscribes from `unsubscribe` of `type_url`.
+    pub async fn subscribe(
+        &mut self,
+        type_url: &str,
+        subscribe: &[&str],
+        unsubscribe: &[&str],
+    ) -> Result<()> {
+        self.send(DeltaDiscoveryRequest {
+            type_url: type_url.into(),
+            resource_names_subscribe: subscribe.iter().map(|n| n.to_string()).collect(),
+            resource_names_unsubscribe: unsubscribe.iter().map(|n| n.to_string()).collect(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// ACKs `r`.
+    pub async fn ack(&mut self, r: &DeltaDiscoveryResponse) -> Result<()> {
+        self.send(DeltaDiscoveryRequest {
+            type_url: r.type_url.clone(),
+            response_nonce: r.nonce.clone(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// The next response (10 s at most).
+    pub async fn next(&mut self) -> Result<DeltaDiscoveryResponse> {
+        tokio::time::timeout(Duration::from_secs(10), self.inbound.message())
+            .await??
+            .ok_or_else(|| anyhow!("delta ADS stream ended"))
     }
 }

@@ -69,6 +69,17 @@ pub enum ConfigError {
         /// Parser message.
         message: String,
     },
+    /// A proxy's WorkloadGroup auto-registration cannot be done (Pilot).
+    #[error("auto-registration of proxy {proxy:?}: {message}")]
+    AutoRegistration {
+        /// The proxy's node id.
+        proxy: String,
+        /// What is wrong and what to check.
+        message: String,
+    },
+    /// The store failed under a write or read Pilot made.
+    #[error(transparent)]
+    Store(#[from] istio_store::StoreError),
 }
 
 /// Splits a YAML (or JSON) stream into documents, skipping empty ones. Each document is

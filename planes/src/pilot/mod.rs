@@ -4,12 +4,15 @@
 //! - [`registry`]: a [`crate::view::View`] of ServiceEntry and WorkloadEntry objects: services,
 //!   their ports and their endpoints (inline, or WorkloadEntries selected by labels).
 //! - [`ads`]: the ADS server (state of the world), pushing snapshots to every stream.
+//! - [`autoreg`]: WorkloadGroup auto-registration: WorkloadEntries committed for connecting
+//!   proxies, marked disconnected when they go, deleted after a grace period.
 //! - [`dump`]: resources as proto3 JSON, as in Envoy's config dump.
 //! - [`status`]: what every connected proxy was sent and ACKed or NACKed; push metrics.
 //! - [`xds`]: pure translation of the registry into Listener / RouteConfiguration / Cluster /
 //!   ClusterLoadAssignment, in the shape gRPC's proxyless xDS clients accept.
 
 pub mod ads;
+pub mod autoreg;
 pub mod dump;
 pub mod registry;
 pub mod status;

@@ -78,7 +78,8 @@ pub struct TypeStatus {
     pub revision: Option<u64>,
     /// The proxy's last NACK, cleared by its next ACK.
     pub last_nack: Option<Nack>,
-    /// `SYNCED` (last response ACKed), `STALE` (sent, not yet ACKed), `NACKED` (rejected),
+    /// `SYNCED` (last response ACKed), `STALE` (sent, not yet ACKed), `NACKED` (the version
+    /// last sent was rejected),
     /// or `NOT SENT`.
     pub status: &'static str,
     /// What the last response carried, by name.
@@ -91,7 +92,7 @@ impl TypeStatus {
     pub fn refresh(&mut self) {
         self.status = match (&self.sent_nonce, &self.last_nack) {
             (None, _) => "NOT SENT",
-            (Some(n), Some(nack)) if &nack.nonce == n => "NACKED",
+            (Some(_), Some(nack)) if Some(&nack.version) == self.sent_version.as_ref() => "NACKED",
             _ if self.acked_version.is_some() && self.acked_version == self.sent_version => {
                 "SYNCED"
             }
@@ -118,6 +119,12 @@ pub struct ProxyStatus {
     pub peer: String,
     /// When it connected (RFC 3339).
     pub connected_since: String,
+    /// `sotw` (state of the world) or `delta` (incremental xDS).
+    pub protocol: &'static str,
+    /// The WorkloadEntry auto-registered for it (`namespace/name`), if its node metadata
+    /// named a WorkloadGroup.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload_entry: Option<String>,
     /// The lowest log revision the proxy has ACKed over the types it was sent.
     pub revision: Option<u64>,
     /// Per type (`cds`, `lds`, `rds`, `eds`).
@@ -210,12 +217,13 @@ impl PushStatus {
 
     /// Registers a new stream from `peer`; returns its initial state (its `connection`
     /// number identifies it from then on).
-    pub fn connect(&self, peer: String) -> ProxyStatus {
+    pub fn connect(&self, peer: String, protocol: &'static str) -> ProxyStatus {
         let connection = self.next.fetch_add(1, Ordering::Relaxed);
         let p = ProxyStatus {
             connection,
             istiod: self.istiod.clone(),
             peer,
+            protocol,
             connected_since: rfc3339(now_ms()),
             ..Default::default()
         };
@@ -233,6 +241,7 @@ impl PushStatus {
             slot.id.clone_from(&me.id);
             slot.cluster.clone_from(&me.cluster);
             slot.version.clone_from(&me.version);
+            slot.workload_entry.clone_from(&me.workload_entry);
         }
         match slot.types.get_mut(short) {
             Some(dst) => dst.clone_from(t),
@@ -348,7 +357,7 @@ mod tests {
     #[test]
     fn registry_publishes_and_forgets_connections() {
         let s = PushStatus::new("1");
-        let mut p = s.connect("127.0.0.1:1".into());
+        let mut p = s.connect("127.0.0.1:1".into(), "sotw");
         let c = p.connection;
         p.id = "sidecar~a".into();
         let mut t = TypeStatus {

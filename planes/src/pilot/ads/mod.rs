@@ -1,0 +1,231 @@
+//! The ADS server: one gRPC stream per proxy carries every type, in either variant of the
+//! protocol:
+//!
+//! - [`sotw`] (state of the world, `StreamAggregatedResources`): each type's subscription is
+//!   a set of names (empty = wildcard for LDS and CDS) and every response carries all of them;
+//! - [`delta`] (incremental, `DeltaAggregatedResources`): subscriptions change by
+//!   subscribe/unsubscribe, responses carry only changed resources (with per-resource versions)
+//!   and the names removed, and a reconnecting proxy's `initial_resource_versions` spare it
+//!   what it already has.
+//!
+//! Both push a new registry [`Snapshot`] to a stream only for the types whose subscribed
+//! resources changed, ACK/NACK by nonce, publish what they sent and what came back to
+//! [`PushStatus`], and auto-register the proxy's workload when its node metadata names a
+//! WorkloadGroup ([`super::autoreg`]).
+
+pub mod delta;
+pub mod sotw;
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryService;
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
+use envoy_types::pb::google::protobuf::Any;
+use futures::Stream;
+use tokio::sync::{mpsc, watch};
+use tonic::{Request, Response, Status, Streaming};
+
+use super::autoreg::{AutoRegistry, Registered, Registration};
+use super::status::{ProxyStatus, PushStatus};
+use super::xds::{pack, Resources, CLUSTER, ENDPOINT, LISTENER, ROUTE};
+use crate::config::ConfigError;
+
+/// One resource as sent: its name and its packed bytes, shared by every stream that has it.
+pub type Packed = (String, Arc<Any>);
+
+/// What every proxy is served: the xDS resources at one log revision, each packed once.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The log revision the resources reflect (the xDS `version_info`).
+    pub revision: u64,
+    /// The resources.
+    pub resources: Resources,
+    /// When this istiod saw the first change the snapshot carries (for the convergence
+    /// metric: change → ACK).
+    pub changed_at: Option<Instant>,
+    /// Per type URL, every resource packed, by name.
+    packed: BTreeMap<&'static str, BTreeMap<String, Arc<Any>>>,
+    /// Per type URL, every resource in name order: what a wildcard subscription gets, shared
+    /// by every such stream (and kept from the previous snapshot when nothing in it changed).
+    all: BTreeMap<&'static str, Arc<Vec<Packed>>>,
+}
+
+impl Snapshot {
+    /// A snapshot of `resources` at `revision`. Resources unchanged since `previous` keep its
+    /// packed copy, so streams see them as the same (a pointer compare), memory holds each
+    /// distinct resource once, and a resource whose encoding varies (protobuf maps encode in
+    /// any order) is not pushed again when it has not changed.
+    pub fn new(
+        revision: u64,
+        resources: Resources,
+        changed_at: Option<Instant>,
+        previous: Option<&Snapshot>,
+    ) -> Self {
+        fn pack_all<M: prost::Message + PartialEq>(
+            type_url: &'static str,
+            all: &BTreeMap<String, M>,
+            previous: Option<(&BTreeMap<String, M>, &Snapshot)>,
+        ) -> BTreeMap<String, Arc<Any>> {
+            all.iter()
+                .map(|(n, m)| {
+                    let reused = previous.and_then(|(msgs, snap)| {
+                        (msgs.get(n) == Some(m)).then(|| snap.packed.get(type_url)?.get(n).cloned())
+                    });
+                    let shared = reused.flatten().unwrap_or_else(|| Arc::new(pack(type_url, m)));
+                    (n.clone(), shared)
+                })
+                .collect()
+        }
+        let r = &resources;
+        let packed = BTreeMap::from([
+            (
+                LISTENER,
+                pack_all(LISTENER, &r.listeners, previous.map(|s| (&s.resources.listeners, s))),
+            ),
+            (ROUTE, pack_all(ROUTE, &r.routes, previous.map(|s| (&s.resources.routes, s)))),
+            (CLUSTER, pack_all(CLUSTER, &r.clusters, previous.map(|s| (&s.resources.clusters, s)))),
+            (
+                ENDPOINT,
+                pack_all(ENDPOINT, &r.endpoints, previous.map(|s| (&s.resources.endpoints, s))),
+            ),
+        ]);
+        let all = packed
+            .iter()
+            .map(|(t, by_name)| {
+                let list: Vec<Packed> =
+                    by_name.iter().map(|(n, a)| (n.clone(), a.clone())).collect();
+                let shared = match previous.and_then(|p| p.all.get(t)) {
+                    Some(prev) if same(prev, &list) => prev.clone(),
+                    _ => Arc::new(list),
+                };
+                (*t, shared)
+            })
+            .collect();
+        Snapshot { revision, resources, changed_at, packed, all }
+    }
+
+    /// Whether this snapshot carries exactly the resources of `other` (every type's set is
+    /// the one `other` had: [`Snapshot::new`] keeps unchanged sets).
+    pub fn same_resources(&self, other: &Snapshot) -> bool {
+        self.all.len() == other.all.len()
+            && self.all.iter().all(|(t, a)| other.all.get(t).is_some_and(|b| Arc::ptr_eq(a, b)))
+    }
+
+    /// The resources of `type_url` named in `names` (sorted; every one for an empty list),
+    /// in name order.
+    pub fn select(&self, type_url: &str, names: &[String]) -> Arc<Vec<Packed>> {
+        if names.is_empty() {
+            return self.all.get(type_url).cloned().unwrap_or_default();
+        }
+        let Some(all) = self.packed.get(type_url) else { return Arc::default() };
+        Arc::new(names.iter().filter_map(|n| all.get(n).map(|a| (n.clone(), a.clone()))).collect())
+    }
+}
+
+/// Whether two selections carry the same resources (by pointer first, then by bytes).
+pub(crate) fn same(a: &[Packed], b: &[Packed]) -> bool {
+    std::ptr::eq(a, b)
+        || a.len() == b.len()
+            && a.iter().zip(b).all(|((na, x), (nb, y))| na == nb && (Arc::ptr_eq(x, y) || x == y))
+}
+
+/// The ADS service: serves the latest [`Snapshot`] from `snapshots`, recording every
+/// stream in `status`.
+#[derive(Clone, Debug)]
+pub struct Ads {
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    status: Arc<PushStatus>,
+    autoreg: Option<Arc<AutoRegistry>>,
+}
+
+impl Ads {
+    /// A service serving what `snapshots` publishes.
+    pub fn new(snapshots: watch::Receiver<Arc<Snapshot>>, status: Arc<PushStatus>) -> Self {
+        Ads { snapshots, status, autoreg: None }
+    }
+
+    /// Registers the workloads of proxies whose node metadata names a WorkloadGroup.
+    pub fn with_autoregistration(mut self, registry: Arc<AutoRegistry>) -> Self {
+        self.autoreg = Some(registry);
+        self
+    }
+}
+
+type ResponseStream = Pin<Box<dyn Stream<Item = Result<DiscoveryResponse, Status>> + Send>>;
+type DeltaStream = Pin<Box<dyn Stream<Item = Result<DeltaDiscoveryResponse, Status>> + Send>>;
+
+/// A resource's version for delta xDS: a hash of its encoding, so every member gives the same
+/// resource the same version and a proxy that moves to another member is not sent it again.
+pub fn resource_version(a: &Any) -> String {
+    use std::hash::Hasher;
+    let mut h = fxhash::FxHasher64::default();
+    h.write(&a.value);
+    format!("{:016x}", h.finish())
+}
+
+/// What a stream learns from its proxy's first node: status identity, and the workload
+/// registration when its metadata asks for one. An error ends the stream.
+async fn identify(
+    me: &mut ProxyStatus,
+    node: &Node,
+    autoreg: Option<&Arc<AutoRegistry>>,
+) -> Result<Option<Registered>, Status> {
+    me.id = node.id.clone();
+    me.cluster = node.cluster.clone();
+    me.version = user_agent(node);
+    let Some(registry) = autoreg else { return Ok(None) };
+    let reg = Registration::from_node(node).map_err(|e| Status::invalid_argument(e.to_string()))?;
+    let Some(reg) = reg else { return Ok(None) };
+    me.workload_entry = Some(format!("{}/{}", reg.namespace, reg.entry_name()));
+    registry.register(reg).await.map(Some).map_err(|e| match e {
+        ConfigError::AutoRegistration { .. } => Status::failed_precondition(e.to_string()),
+        e => Status::unavailable(e.to_string()),
+    })
+}
+
+/// `name version` of the client, from its node.
+fn user_agent(n: &Node) -> String {
+    use envoy_types::pb::envoy::config::core::v3::node::UserAgentVersionType;
+    let v = match &n.user_agent_version_type {
+        Some(UserAgentVersionType::UserAgentVersion(v)) => v.clone(),
+        Some(UserAgentVersionType::UserAgentBuildVersion(b)) => {
+            b.version.as_ref().map_or(String::new(), |v| {
+                format!("{}.{}.{}", v.major_number, v.minor_number, v.patch)
+            })
+        }
+        None => String::new(),
+    };
+    format!("{} {v}", n.user_agent_name).trim().to_owned()
+}
+
+#[tonic::async_trait]
+impl AggregatedDiscoveryService for Ads {
+    type StreamAggregatedResourcesStream = ResponseStream;
+    type DeltaAggregatedResourcesStream = DeltaStream;
+
+    async fn stream_aggregated_resources(
+        &self,
+        request: Request<Streaming<DiscoveryRequest>>,
+    ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
+        let peer = request.remote_addr().map(|a| a.to_string()).unwrap_or_default();
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(sotw::serve(self.clone(), peer, request.into_inner(), tx));
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+
+    async fn delta_aggregated_resources(
+        &self,
+        request: Request<Streaming<DeltaDiscoveryRequest>>,
+    ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
+        let peer = request.remote_addr().map(|a| a.to_string()).unwrap_or_default();
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(delta::serve(self.clone(), peer, request.into_inner(), tx));
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+}

@@ -1,0 +1,178 @@
+//! State-of-the-world ADS streams: per type, a set of subscribed names (empty = wildcard for
+//! LDS and CDS); every response carries the whole subscribed set with a fresh nonce, and the
+//! proxy's next request for that type ACKs (version, nonce) or NACKs (`error_detail`) it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::google::protobuf::Any;
+use tokio::sync::mpsc;
+use tonic::{Status, Streaming};
+
+use super::{identify, same, Ads, Snapshot};
+use crate::pilot::autoreg::Registered;
+use crate::pilot::status::{
+    now_ms, rfc3339, short_type, Nack, ProxyStatus, PushStatus, TypeStatus,
+};
+use crate::pilot::xds::{CLUSTER, ENDPOINT, LISTENER, ROUTE};
+
+type Tx = mpsc::Sender<Result<DiscoveryResponse, Status>>;
+
+/// One stream: its published state, and the changes it pushed that await an ACK.
+struct Session {
+    status: Arc<PushStatus>,
+    me: ProxyStatus,
+    nonces: u64,
+    tx: Tx,
+    /// Per type URL: when this istiod saw the earliest change pushed and not yet ACKed.
+    waiting: BTreeMap<String, Instant>,
+    /// The proxy's auto-registered workload, unregistered when the stream ends.
+    _registered: Option<Registered>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.status.disconnect(self.me.connection);
+    }
+}
+
+/// Serves one stream until the proxy or this istiod ends it.
+pub(super) async fn serve(
+    ads: Ads,
+    peer: String,
+    mut inbound: Streaming<DiscoveryRequest>,
+    tx: Tx,
+) {
+    let mut snapshots = ads.snapshots.clone();
+    let me = ads.status.connect(peer, "sotw");
+    let mut s = Session {
+        status: ads.status.clone(),
+        me,
+        nonces: 0,
+        tx,
+        waiting: BTreeMap::new(),
+        _registered: None,
+    };
+    loop {
+        tokio::select! {
+            req = inbound.message() => match req {
+                Ok(Some(r)) => {
+                    if s.me.id.is_empty() {
+                        if let Some(node) = &r.node {
+                            match identify(&mut s.me, node, ads.autoreg.as_ref()).await {
+                                Ok(reg) => s._registered = reg,
+                                Err(e) => {
+                                    let _ = s.tx.send(Err(e)).await;
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    let snap = snapshots.borrow_and_update().clone();
+                    if !s.request(&snap, r).await {
+                        return;
+                    }
+                }
+                Ok(None) | Err(_) => return,
+            },
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let snap = snapshots.borrow_and_update().clone();
+                // Clusters before endpoints, listeners before routes (ADS ordering).
+                for t in [CLUSTER, ENDPOINT, LISTENER, ROUTE] {
+                    if !s.push(&snap, t, false).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Session {
+    /// Sends `type_url`'s subscribed resources if they differ from what was last sent (or
+    /// `force`). Returns false when the stream is gone.
+    async fn push(&mut self, snap: &Snapshot, type_url: &str, force: bool) -> bool {
+        let start = Instant::now();
+        let Some(st) = self.me.types.get_mut(short_type(type_url)) else { return true };
+        let resources = snap.select(type_url, &st.subscribed);
+        if !force && same(&resources, &st.sent) {
+            return true;
+        }
+        self.nonces += 1;
+        let nonce = self.nonces.to_string();
+        let version = snap.revision.to_string();
+        let resp = DiscoveryResponse {
+            version_info: version.clone(),
+            resources: resources.iter().map(|(_, a)| Any::clone(a)).collect(),
+            type_url: type_url.to_owned(),
+            nonce: nonce.clone(),
+            ..Default::default()
+        };
+        st.sent_nonce = Some(nonce);
+        st.sent_version = Some(version);
+        st.sent_at = Some(rfc3339(now_ms()));
+        st.resources = resources.len();
+        st.sent = resources;
+        if let (Some(at), false) = (snap.changed_at, force) {
+            self.waiting.entry(type_url.to_owned()).or_insert(at);
+        }
+        let ok = self.tx.send(Ok(resp)).await.is_ok();
+        self.status.pushed(type_url, start.elapsed());
+        self.status.publish_type(&self.me, short_type(type_url));
+        ok
+    }
+
+    /// Handles one request: records an ACK or NACK of the last response, updates the
+    /// subscription, and answers a new or changed subscription.
+    async fn request(&mut self, snap: &Snapshot, r: DiscoveryRequest) -> bool {
+        let mut names: Vec<String> =
+            r.resource_names.iter().filter(|n| n.as_str() != "*").cloned().collect();
+        names.sort();
+        names.dedup();
+        let st = self
+            .me
+            .types
+            .entry(short_type(&r.type_url).to_owned())
+            .or_insert_with(|| TypeStatus { type_url: r.type_url.clone(), ..Default::default() });
+        let first = st.sent_nonce.is_none() && r.response_nonce.is_empty();
+        if !r.response_nonce.is_empty() {
+            if Some(&r.response_nonce) != st.sent_nonce.as_ref() {
+                // A reply to a response that has since been superseded: ignore it.
+                return true;
+            }
+            match &r.error_detail {
+                Some(e) => {
+                    tracing::warn!(node = %self.me.id, type_url = %r.type_url, error = %e.message, "xDS NACK");
+                    st.last_nack = Some(Nack {
+                        version: st.sent_version.clone().unwrap_or_default(),
+                        nonce: r.response_nonce.clone(),
+                        message: e.message.clone(),
+                        time: rfc3339(now_ms()),
+                    });
+                    self.status.nacked(&r.type_url);
+                }
+                None => {
+                    st.revision = r.version_info.parse().ok();
+                    st.acked_version = Some(r.version_info.clone());
+                    st.acked_at = Some(rfc3339(now_ms()));
+                    st.last_nack = None;
+                    if let Some(at) = self.waiting.remove(&r.type_url) {
+                        self.status.converged(at.elapsed());
+                    }
+                }
+            }
+        }
+        let changed = names != st.subscribed;
+        st.subscribed = names;
+        if first || changed {
+            return self.push(snap, &r.type_url, true).await;
+        }
+        self.status.publish_type(&self.me, short_type(&r.type_url));
+        true
+    }
+}
