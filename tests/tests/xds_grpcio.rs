@@ -33,12 +33,21 @@ fn grpcio_available() -> bool {
 }
 
 async fn backend(name: &str, port: u16) -> anyhow::Result<Child> {
-    let mut child = Command::new("python3")
-        .arg(py("backend.py"))
-        .args([name, &port.to_string()])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
+    backend_with(name, port, None).await
+}
+
+/// A backend; with `xds_bootstrap`, a gRPC xDS server fetching its listener from istiod.
+async fn backend_with(
+    name: &str,
+    port: u16,
+    xds_bootstrap: Option<&Value>,
+) -> anyhow::Result<Child> {
+    let mut cmd = Command::new("python3");
+    cmd.arg(py("backend.py")).args([name, &port.to_string()]);
+    if let Some(b) = xds_bootstrap {
+        cmd.arg("xds").env("GRPC_XDS_BOOTSTRAP_CONFIG", b.to_string());
+    }
+    let mut child = cmd.stdout(Stdio::piped()).kill_on_drop(true).spawn()?;
     let out = child.stdout.take().context("backend stdout")?;
     let mut lines = BufReader::new(out).lines();
     let ready = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await??;
@@ -63,6 +72,20 @@ struct Client {
 }
 
 impl Client {
+    /// A client process calling `target`, with `bootstrap` for `xds:///` targets.
+    fn spawn(target: &str, bootstrap: &Value) -> anyhow::Result<Self> {
+        let mut child = Command::new("python3")
+            .arg(py("client.py"))
+            .arg(target)
+            .env("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let lines = BufReader::new(child.stdout.take().context("client stdout")?).lines();
+        Ok(Client { child, lines })
+    }
+
     async fn call(&mut self, n: u32) -> anyhow::Result<Value> {
         let stdin = self.child.stdin.as_mut().context("client stdin")?;
         stdin.write_all(format!("call {n}\n").as_bytes()).await?;
@@ -135,16 +158,7 @@ async fn grpcio_client_follows_virtual_service_weights() -> anyhow::Result<()> {
                          "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
         "node": {"id": "grpcio-client-1", "locality": {}},
     });
-    let mut child = Command::new("python3")
-        .arg(py("client.py"))
-        .arg("xds:///echo.example.com:8080")
-        .env("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let lines = BufReader::new(child.stdout.take().context("client stdout")?).lines();
-    let mut client = Client { child, lines };
+    let mut client = Client::spawn("xds:///echo.example.com:8080", &bootstrap)?;
 
     let first = client.call(20).await?;
     assert_eq!(first["A"], 20, "100/0 sends every call to subset v1 (backend A): {first}");
@@ -197,5 +211,79 @@ async fn grpcio_client_follows_virtual_service_weights() -> anyhow::Result<()> {
     assert_ne!(cds["ackedVersion"], cds["sentVersion"], "{cds:#}");
     let r = client.call(10).await?;
     assert_eq!(r["B"], 10, "the client keeps its last accepted config: {r}");
+    Ok(())
+}
+
+/// A gRPC xDS server (grpcio) asks istiod for its inbound listener: while no service says its
+/// workload serves that port it gets none and refuses calls; once a ServiceEntry puts its
+/// address and port in the registry, istiod pushes the listener, gRPC accepts it and serves,
+/// and `/v1/proxies` shows the server's LDS SYNCED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcio_xds_server_serves_once_its_port_is_registered() -> anyhow::Result<()> {
+    if !grpcio_available() {
+        eprintln!(
+            "\n*** SKIPPED xds_grpcio: Python `grpcio` is not installed (pip install grpcio); \
+             .ci/run installs it, so CI always runs this test ***\n"
+        );
+        return Ok(());
+    }
+    let c = Cluster::single(&["--xds-debounce-ms", "20"]).await?;
+    let port = free_addr().port();
+    let bootstrap = json!({
+        "xds_servers": [{"server_uri": c.node(1).grpc.to_string(),
+                         "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
+        "node": {"id": "grpcio-server-1", "metadata": {"INSTANCE_IPS": "127.0.0.1", "NAMESPACE": "default"}},
+        "server_listener_resource_name_template": "xds.istio.io/grpc/lds/inbound/%s",
+    });
+    let _server = backend_with("X", port, Some(&bootstrap)).await?;
+    let name = format!("xds.istio.io/grpc/lds/inbound/127.0.0.1:{port}");
+    let url = c.node(1).url("/v1/proxies");
+    let server_lds = |v: &Value| {
+        v["proxies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["id"] == "grpcio-server-1")
+            .map(|p| p["types"]["lds"].clone())
+    };
+    // It asked for its listener and got an empty answer: not serving.
+    c.wait_json(&url, Duration::from_secs(20), "the xDS server's LDS request", |v| {
+        server_lds(v).is_some_and(|l| {
+            l["subscribed"][0] == name.as_str() && l["status"] == "SYNCED" && l["resources"] == 0
+        })
+    })
+    .await?;
+    let mut direct = Client::spawn(&format!("127.0.0.1:{port}"), &bootstrap)?;
+    let r = direct.call(1).await?;
+    assert_eq!(r["X"], Value::Null, "not serving before its port is registered: {r}");
+
+    let se = json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+        "metadata": {"name": "x", "namespace": "default"},
+        "spec": {
+            "hosts": ["x.example.com"], "location": "MESH_INTERNAL", "resolution": "STATIC",
+            "ports": [{"number": 80, "name": "grpc", "protocol": "GRPC", "targetPort": port}],
+            "endpoints": [{"address": "127.0.0.1"}],
+        },
+    });
+    let se_url = c.node(1).url("/apis/networking.istio.io/v1/namespaces/default/serviceentries/x");
+    let r = c.client.put(&se_url).json(&se).send().await?;
+    assert!(r.status().is_success(), "{}", r.text().await?);
+    c.wait_json(&url, Duration::from_secs(10), "the listener pushed and ACKed", |v| {
+        server_lds(v).is_some_and(|l| l["status"] == "SYNCED" && l["resources"] == 1)
+    })
+    .await?;
+    // A fresh channel (the first one may sit in connection backoff): calls are served.
+    let mut fresh = Client::spawn(&format!("127.0.0.1:{port}"), &bootstrap)?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = fresh.call(1).await?;
+        if r["X"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the xDS server never served: {r}");
+        // The channel's reconnect backoff, not a guess at timing: the next call waits on it.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     Ok(())
 }

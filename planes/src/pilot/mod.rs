@@ -7,6 +7,8 @@
 //! - [`autoreg`]: WorkloadGroup auto-registration: WorkloadEntries committed for connecting
 //!   proxies, marked disconnected when they go, deleted after a grace period.
 //! - [`dump`]: resources as proto3 JSON, as in Envoy's config dump.
+//! - [`scope`]: per-proxy scoping: identity from node metadata, the `Sidecar` that applies
+//!   (egress hosts narrow wildcard subscriptions), the workload's ports (inbound listeners).
 //! - [`status`]: what every connected proxy was sent and ACKed or NACKed; push metrics.
 //! - [`xds`]: pure translation of the registry into Listener / RouteConfiguration / Cluster /
 //!   ClusterLoadAssignment, in the shape gRPC's proxyless xDS clients accept.
@@ -15,6 +17,7 @@ pub mod ads;
 pub mod autoreg;
 pub mod dump;
 pub mod registry;
+pub mod scope;
 pub mod status;
 pub mod xds;
 
@@ -51,13 +54,19 @@ pub fn spawn_snapshots(
                     virtual_services: v.virtual_services(),
                     destination_rules: v.destination_rules(),
                 };
-                (v.revision(), xds::translate(&v.services(), &routing))
+                let services = v.services();
+                let scope = scope::ScopeIndex::new(&services, &v.sidecars());
+                (v.revision(), xds::translate(&services, &routing), scope)
             });
-            let (revision, resources) = snapshot;
+            let (revision, resources, scope) = snapshot;
             status.translated(start.elapsed());
             let current = tx.borrow().clone();
-            let next = Snapshot::new(revision, resources, changed_at, Some(&current));
-            if !next.same_resources(&current) || current.revision == 0 {
+            let next =
+                Snapshot::new(revision, resources, changed_at, Some(&current)).with_scope(scope);
+            if !next.same_resources(&current)
+                || next.scope != current.scope
+                || current.revision == 0
+            {
                 tx.send_replace(Arc::new(next));
             }
             if revisions.changed().await.is_err() || tx.is_closed() {

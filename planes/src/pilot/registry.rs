@@ -21,6 +21,7 @@ const SERVICE_ENTRIES: &str = "serviceentries";
 const WORKLOAD_ENTRIES: &str = "workloadentries";
 const VIRTUAL_SERVICES: &str = "virtualservices";
 const DESTINATION_RULES: &str = "destinationrules";
+const SIDECARS: &str = "sidecars";
 
 /// One endpoint of a service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,7 +125,7 @@ pub struct RegistryView {
     revision: Revision,
     service_entries: BTreeMap<(String, String), ServiceEntryDoc>,
     workload_entries: BTreeMap<(String, String), WorkloadEntryDoc>,
-    /// VirtualService and DestinationRule objects (JSON), decoded when translating.
+    /// VirtualService, DestinationRule and Sidecar objects (JSON), decoded when translating.
     routing: BTreeMap<(String, String, String), Vec<u8>>,
 }
 
@@ -174,7 +175,7 @@ impl RegistryView {
         match &*key.resource.to_str() {
             SERVICE_ENTRIES => self.service_entries.remove(&id).map(drop),
             WORKLOAD_ENTRIES => self.workload_entries.remove(&id).map(drop),
-            VIRTUAL_SERVICES | DESTINATION_RULES => {
+            VIRTUAL_SERVICES | DESTINATION_RULES | SIDECARS => {
                 self.routing.remove(&(key.resource.to_string(), id.0, id.1)).map(drop)
             }
             _ => None,
@@ -220,7 +221,7 @@ impl RegistryView {
                     self.workload_entries.remove(&id);
                 }
             },
-            VIRTUAL_SERVICES | DESTINATION_RULES => {
+            VIRTUAL_SERVICES | DESTINATION_RULES | SIDECARS => {
                 self.routing.insert((key.resource.to_string(), id.0, id.1), r.object.to_vec());
             }
             _ => {}
@@ -243,6 +244,17 @@ impl RegistryView {
     /// Every DestinationRule, with its namespace, in (namespace, name) order.
     pub fn destination_rules(&self) -> Vec<(String, DestinationRule)> {
         self.routing_of(DESTINATION_RULES, "DestinationRule")
+    }
+
+    /// Every Sidecar, with its namespace and name, in (namespace, name) order.
+    pub fn sidecars(&self) -> Vec<(String, String, crate::config::networking::Sidecar)> {
+        self.routing
+            .iter()
+            .filter(|((res, _, _), _)| res == SIDECARS)
+            .filter_map(|((_, ns, name), obj)| {
+                spec_of(obj, "Sidecar").map(|s| (ns.clone(), name.clone(), s))
+            })
+            .collect()
     }
 
     /// Every service, one per (ServiceEntry, host), ordered by host then namespace.

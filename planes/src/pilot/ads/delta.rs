@@ -25,8 +25,9 @@ use envoy_types::pb::google::protobuf::Any;
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
-use super::{identify, resource_version, Ads, Packed, Snapshot};
+use super::{identify, known_type, resource_version, Ads, Packed, Snapshot};
 use crate::pilot::autoreg::Registered;
+use crate::pilot::scope::ProxyIdentity;
 use crate::pilot::status::{
     now_ms, rfc3339, short_type, Nack, ProxyStatus, PushStatus, TypeStatus,
 };
@@ -90,15 +91,29 @@ fn diff<'a>(known: &[Packed], target: &'a [Packed]) -> Diff<'a> {
 
 impl Subscription {
     /// The resources the subscription covers in `snap`, in name order.
-    fn target(&self, snap: &Snapshot, type_url: &str) -> Arc<Vec<Packed>> {
+    fn target(
+        &self,
+        snap: &Snapshot,
+        type_url: &'static str,
+        id: &ProxyIdentity,
+    ) -> Arc<Vec<Packed>> {
         if self.wildcard {
-            return snap.select(type_url, &[]);
+            let all = snap.select_for(type_url, &[], id);
+            if self.names.is_empty() {
+                return all;
+            }
+            // Wildcard plus names: the names may reach past the Sidecar or be inbound.
+            let names: Vec<String> = self.names.iter().cloned().collect();
+            let named = snap.select_for(type_url, &names, id);
+            let mut merged: BTreeMap<String, Arc<Any>> =
+                all.iter().chain(named.iter()).map(|(n, a)| (n.clone(), a.clone())).collect();
+            return Arc::new(std::mem::take(&mut merged).into_iter().collect());
         }
         let names: Vec<String> = self.names.iter().cloned().collect();
         if names.is_empty() {
             return Arc::default();
         }
-        snap.select(type_url, &names)
+        snap.select_for(type_url, &names, id)
     }
 }
 
@@ -112,17 +127,14 @@ struct Session {
     /// Per type URL: when this istiod saw the earliest change pushed and not yet ACKed.
     waiting: BTreeMap<&'static str, Instant>,
     _registered: Option<Registered>,
+    /// Who the proxy is (namespace, labels, address): scopes what it is sent.
+    identity: ProxyIdentity,
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         self.status.disconnect(self.me.connection);
     }
-}
-
-/// The type URL as one of ours (`None` for a type this server does not serve).
-fn known_type(type_url: &str) -> Option<&'static str> {
-    [LISTENER, ROUTE, CLUSTER, ENDPOINT].into_iter().find(|t| *t == type_url)
 }
 
 /// Serves one stream until the proxy or this istiod ends it.
@@ -142,6 +154,7 @@ pub(super) async fn serve(
         subs: BTreeMap::new(),
         waiting: BTreeMap::new(),
         _registered: None,
+        identity: ProxyIdentity::default(),
     };
     loop {
         tokio::select! {
@@ -149,7 +162,7 @@ pub(super) async fn serve(
                 Ok(Some(r)) => {
                     if s.me.id.is_empty() {
                         if let Some(node) = &r.node {
-                            match identify(&mut s.me, node, ads.autoreg.as_ref()).await {
+                            match identify(&mut s.me, &mut s.identity, node, ads.autoreg.as_ref()).await {
                                 Ok(reg) => s._registered = reg,
                                 Err(e) => {
                                     let _ = s.tx.send(Err(e)).await;
@@ -200,7 +213,7 @@ impl Session {
         let short = short_type(type_url);
         let Some(sub) = self.subs.get_mut(type_url) else { return true };
         let Some(st) = self.me.types.get_mut(short) else { return true };
-        let target = sub.target(snap, type_url);
+        let target = sub.target(snap, type_url, &self.identity);
         let first = st.sent_nonce.is_none();
         if !first && Arc::ptr_eq(&target, &sub.known) && absent.is_empty() {
             return true;
@@ -383,7 +396,9 @@ impl Session {
         // Subscribed names with nothing behind them: say so at once.
         let absent: Vec<String> = added
             .into_iter()
-            .filter(|n| snap.select(type_url, std::slice::from_ref(n)).is_empty())
+            .filter(|n| {
+                snap.select_for(type_url, std::slice::from_ref(n), &self.identity).is_empty()
+            })
             .collect();
         let initial = (new && !r.initial_resource_versions.is_empty())
             .then(|| r.initial_resource_versions.clone());

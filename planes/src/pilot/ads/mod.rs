@@ -16,9 +16,9 @@
 pub mod delta;
 pub mod sotw;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use envoy_types::pb::envoy::config::core::v3::Node;
@@ -32,12 +32,16 @@ use tokio::sync::{mpsc, watch};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::autoreg::{AutoRegistry, Registered, Registration};
+use super::scope::{inbound_port, ProxyIdentity, ScopeIndex, INBOUND_PREFIX};
 use super::status::{ProxyStatus, PushStatus};
-use super::xds::{pack, Resources, CLUSTER, ENDPOINT, LISTENER, ROUTE};
+use super::xds::{listener, pack, Resources, CLUSTER, ENDPOINT, LISTENER, ROUTE};
 use crate::config::ConfigError;
 
 /// One resource as sent: its name and its packed bytes, shared by every stream that has it.
 pub type Packed = (String, Arc<Any>);
+
+/// A Sidecar's key and a type URL.
+type ScopedKey = (String, &'static str);
 
 /// What every proxy is served: the xDS resources at one log revision, each packed once.
 #[derive(Debug, Default)]
@@ -54,6 +58,11 @@ pub struct Snapshot {
     /// Per type URL, every resource in name order: what a wildcard subscription gets, shared
     /// by every such stream (and kept from the previous snapshot when nothing in it changed).
     all: BTreeMap<&'static str, Arc<Vec<Packed>>>,
+    /// Sidecars and workload ports, for what each proxy is sent.
+    pub scope: ScopeIndex,
+    /// Per (Sidecar, type URL): the wildcard list that Sidecar lets through, built on first use
+    /// and shared by every proxy it applies to.
+    scoped: Mutex<HashMap<ScopedKey, Arc<Vec<Packed>>>>,
 }
 
 impl Snapshot {
@@ -107,7 +116,13 @@ impl Snapshot {
                 (*t, shared)
             })
             .collect();
-        Snapshot { revision, resources, changed_at, packed, all }
+        Snapshot { revision, resources, changed_at, packed, all, ..Default::default() }
+    }
+
+    /// This snapshot with `scope` for scoping proxies.
+    pub fn with_scope(mut self, scope: ScopeIndex) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// Whether this snapshot carries exactly the resources of `other` (every type's set is
@@ -115,6 +130,69 @@ impl Snapshot {
     pub fn same_resources(&self, other: &Snapshot) -> bool {
         self.all.len() == other.all.len()
             && self.all.iter().all(|(t, a)| other.all.get(t).is_some_and(|b| Arc::ptr_eq(a, b)))
+    }
+
+    /// What the proxy `id` gets for a subscription to `names` of `type_url` (sorted; empty
+    /// for a wildcard): for a wildcard, every resource its Sidecar imports (see
+    /// [`super::scope`]); for names, those that exist; and for LDS, the inbound listeners it
+    /// names (or, on a wildcard, one per port its workload serves) when its workload serves
+    /// that port. In name order.
+    pub fn select_for(
+        &self,
+        type_url: &str,
+        names: &[String],
+        id: &ProxyIdentity,
+    ) -> Arc<Vec<Packed>> {
+        let Some(type_url) = known_type(type_url) else { return Arc::default() };
+        let base = match (names.is_empty(), self.scope.sidecar_for(id)) {
+            (true, Some(sidecar)) => {
+                let key = (sidecar.key.clone(), type_url);
+                let mut scoped = self.scoped.lock().unwrap_or_else(|p| p.into_inner());
+                scoped
+                    .entry(key)
+                    .or_insert_with(|| {
+                        let all = self.select(type_url, &[]);
+                        Arc::new(
+                            all.iter()
+                                .filter(|(n, _)| self.scope.visible(sidecar, n))
+                                .cloned()
+                                .collect(),
+                        )
+                    })
+                    .clone()
+            }
+            _ => self.select(type_url, names),
+        };
+        if type_url != LISTENER {
+            return base;
+        }
+        let Some(ip) = &id.ip else { return base };
+        let inbound: Vec<String> = if names.is_empty() {
+            self.scope
+                .ports_of(ip)
+                .into_iter()
+                .flatten()
+                .map(|p| format!("{INBOUND_PREFIX}0.0.0.0:{p}"))
+                .collect()
+        } else {
+            names.iter().filter(|n| n.starts_with(INBOUND_PREFIX)).cloned().collect()
+        };
+        let mut extra: Vec<Packed> = inbound
+            .into_iter()
+            .filter_map(|n| {
+                let (host, port) = inbound_port(&n)?;
+                self.scope.serves(ip, port).then(|| {
+                    let l = listener::inbound_listener(&n, host, port);
+                    (n.clone(), Arc::new(pack(LISTENER, &l)))
+                })
+            })
+            .collect();
+        if extra.is_empty() {
+            return base;
+        }
+        extra.extend(base.iter().cloned());
+        extra.sort_by(|a, b| a.0.cmp(&b.0));
+        Arc::new(extra)
     }
 
     /// The resources of `type_url` named in `names` (sorted; every one for an empty list),
@@ -160,6 +238,11 @@ impl Ads {
 type ResponseStream = Pin<Box<dyn Stream<Item = Result<DiscoveryResponse, Status>> + Send>>;
 type DeltaStream = Pin<Box<dyn Stream<Item = Result<DeltaDiscoveryResponse, Status>> + Send>>;
 
+/// The type URL as one of ours (`None` for a type this server does not serve).
+pub fn known_type(type_url: &str) -> Option<&'static str> {
+    [LISTENER, ROUTE, CLUSTER, ENDPOINT].into_iter().find(|t| *t == type_url)
+}
+
 /// A resource's version for delta xDS: a hash of its encoding, so every member gives the same
 /// resource the same version and a proxy that moves to another member is not sent it again.
 pub fn resource_version(a: &Any) -> String {
@@ -173,9 +256,11 @@ pub fn resource_version(a: &Any) -> String {
 /// registration when its metadata asks for one. An error ends the stream.
 async fn identify(
     me: &mut ProxyStatus,
+    identity: &mut ProxyIdentity,
     node: &Node,
     autoreg: Option<&Arc<AutoRegistry>>,
 ) -> Result<Option<Registered>, Status> {
+    *identity = ProxyIdentity::from_node(node);
     me.id = node.id.clone();
     me.cluster = node.cluster.clone();
     me.version = user_agent(node);

@@ -13,6 +13,7 @@ use tonic::{Status, Streaming};
 
 use super::{identify, same, Ads, Snapshot};
 use crate::pilot::autoreg::Registered;
+use crate::pilot::scope::ProxyIdentity;
 use crate::pilot::status::{
     now_ms, rfc3339, short_type, Nack, ProxyStatus, PushStatus, TypeStatus,
 };
@@ -30,6 +31,8 @@ struct Session {
     waiting: BTreeMap<String, Instant>,
     /// The proxy's auto-registered workload, unregistered when the stream ends.
     _registered: Option<Registered>,
+    /// Who the proxy is (namespace, labels, address): scopes what it is sent.
+    identity: ProxyIdentity,
 }
 
 impl Drop for Session {
@@ -54,6 +57,7 @@ pub(super) async fn serve(
         tx,
         waiting: BTreeMap::new(),
         _registered: None,
+        identity: ProxyIdentity::default(),
     };
     loop {
         tokio::select! {
@@ -61,7 +65,7 @@ pub(super) async fn serve(
                 Ok(Some(r)) => {
                     if s.me.id.is_empty() {
                         if let Some(node) = &r.node {
-                            match identify(&mut s.me, node, ads.autoreg.as_ref()).await {
+                            match identify(&mut s.me, &mut s.identity, node, ads.autoreg.as_ref()).await {
                                 Ok(reg) => s._registered = reg,
                                 Err(e) => {
                                     let _ = s.tx.send(Err(e)).await;
@@ -99,7 +103,7 @@ impl Session {
     async fn push(&mut self, snap: &Snapshot, type_url: &str, force: bool) -> bool {
         let start = Instant::now();
         let Some(st) = self.me.types.get_mut(short_type(type_url)) else { return true };
-        let resources = snap.select(type_url, &st.subscribed);
+        let resources = snap.select_for(type_url, &st.subscribed, &self.identity);
         if !force && same(&resources, &st.sent) {
             return true;
         }
