@@ -1214,6 +1214,65 @@ fn translate_checked(input: &mut Input, what: &str) -> Resources {
     r
 }
 
+/// gRPC clients get clusters they accept (Istio's grpc generator): random and least request
+/// become round robin (without the slow-start config), ISTIO_MUTUAL's SDS secrets become the
+/// bootstrap's certificate provider `default` (keeping the SANs), and what gRPC takes as it is
+/// (round robin, ring hash, SIMPLE TLS) has no variant. Maglev stays, as Istio sends it.
+#[test]
+fn grpc_variants() {
+    let lb = case("dr-lb");
+    let v = |r: &Resources, n: &str| cluster::grpc_variant(&r.clusters[n]);
+    let least = v(&lb, "outbound|80||lb.example.com").expect("least request changes");
+    assert_eq!((least.lb_policy, least.lb_config.is_none()), (LbPolicy::RoundRobin as i32, true));
+    let random = v(&lb, "outbound|81||lb.example.com").expect("random changes");
+    assert_eq!(random.lb_policy, LbPolicy::RoundRobin as i32);
+    assert!(v(&lb, "outbound|80|rr|lb.example.com").is_none());
+    let hash = case("dr-consistent-hash");
+    assert!(v(&hash, "outbound|80||hash.example.com").is_none(), "ring hash is gRPC's");
+    assert!(v(&hash, "outbound|81||hash.example.com").is_none(), "maglev stays (gRPC NACKs it)");
+
+    let t = case("dr-tls");
+    let mutual = v(&t, "outbound|8000|v1|secure.example.com").expect("ISTIO_MUTUAL changes");
+    let common = tls(&mutual).unwrap().common_tls_context.unwrap();
+    assert!(common.tls_certificate_sds_secret_configs.is_empty());
+    let cert = common.tls_certificate_provider_instance.unwrap();
+    assert_eq!(
+        (cert.instance_name.as_str(), cert.certificate_name.as_str()),
+        ("default", "default")
+    );
+    match common.validation_context_type {
+        Some(ValidationContextType::ValidationContext(vc)) => {
+            let ca = vc.ca_certificate_provider_instance.unwrap();
+            assert_eq!(
+                (ca.instance_name.as_str(), ca.certificate_name.as_str()),
+                ("default", "ROOTCA")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(v(&t, "outbound|8443||secure.example.com").is_none(), "SIMPLE TLS is left as it is");
+}
+
+/// What a gRPC client would reject in `r`'s clusters, as it gets them.
+fn grpc_cluster_problems(r: &Resources) -> Vec<String> {
+    let mut p = Vec::new();
+    for (name, c) in &r.clusters {
+        let g = cluster::grpc_variant(c).unwrap_or_else(|| c.clone());
+        if g.lb_policy != LbPolicy::RoundRobin as i32 && g.lb_policy != LbPolicy::RingHash as i32 {
+            p.push(format!("cluster {name}: lb_policy {} for gRPC", g.lb_policy));
+        }
+        if let Some(ctx) = tls(&g) {
+            if ctx
+                .common_tls_context
+                .is_some_and(|c| !c.tls_certificate_sds_secret_configs.is_empty())
+            {
+                p.push(format!("cluster {name}: SDS certificates for gRPC"));
+            }
+        }
+    }
+    p
+}
+
 /// Istio's bookinfo samples translate without panics into resources a gRPC xDS client
 /// accepts: each file on its own (with the DestinationRules of `destination-rule-all.yaml`,
 /// which define the subsets the routes name), and all of them together.
@@ -1245,6 +1304,8 @@ fn bookinfo_corpus_translates() {
         translated += r.listeners.len();
     }
     let r = translate_checked(&mut all, "all bookinfo files");
+    // `destination-rule-reviews.yaml` asks for RANDOM: gRPC clients get round robin.
+    assert_eq!(grpc_cluster_problems(&r), Vec::<String>::new());
     // The VirtualService for reviews from the first file in order applies, with its subsets.
     assert!(r.clusters.contains_key("outbound|9080|v3|reviews"));
     assert!(r.routes.contains_key("reviews:9080"));

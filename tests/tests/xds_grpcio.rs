@@ -174,6 +174,62 @@ async fn grpcio_client_follows_virtual_service_weights() -> anyhow::Result<()> {
         assert!(switched.elapsed() < Duration::from_secs(2), "traffic did not move to B: {r}");
     }
 
+    let url = c.node(1).url("/v1/proxies");
+    let grpc_proxy = |v: &Value| {
+        v["proxies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["id"] == "grpcio-client-1")
+            .cloned()
+    };
+
+    // RANDOM, which gRPC does not implement: istiod sends gRPC clients round robin instead,
+    // so the client ACKs it (with the new request limit, which it does implement) and keeps
+    // calling.
+    put(
+        "destinationrules/echo",
+        json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "echo", "namespace": "default"},
+            "spec": {"host": "echo.example.com",
+                     "trafficPolicy": {"loadBalancer": {"simple": "RANDOM"},
+                                       "connectionPool": {"http": {"http2MaxRequests": 1000}}},
+                     "subsets": [
+                {"name": "v1", "labels": {"version": "v1"}},
+                {"name": "v2", "labels": {"version": "v2"}},
+            ]},
+        }),
+    )
+    .await?;
+    let dr: Value = c
+        .client
+        .get(c.node(1).url("/apis/networking.istio.io/v1/namespaces/default/destinationrules/echo"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let rev: u64 = dr["metadata"]["resourceVersion"].as_str().unwrap_or("0").parse()?;
+    c.wait_json(&url, Duration::from_secs(10), "the RANDOM clusters ACKed by gRPC", |v| {
+        grpc_proxy(v).is_some_and(|p| {
+            p["types"]["cds"]["status"] == "SYNCED"
+                && p["types"]["cds"]["revision"].as_u64().is_some_and(|r| r >= rev)
+        })
+    })
+    .await?;
+    let cfg: Value = c
+        .client
+        .get(c.node(1).url("/v1/proxies/grpcio-client-1/config"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let sent = &cfg["types"]["cds"]["resources"][0];
+    assert_eq!(sent["circuitBreakers"]["thresholds"][0]["maxRequests"], 1000, "{sent:#}");
+    assert!(sent.get("lbPolicy").is_none_or(|p| p == "ROUND_ROBIN"), "{sent:#}");
+    let r = client.call(10).await?;
+    assert_eq!(r["B"], 10, "calls keep working under RANDOM: {r}");
+
     // A push the client rejects shows up as a NACK in /v1/proxies.
     put(
         "destinationrules/echo",
@@ -190,15 +246,6 @@ async fn grpcio_client_follows_virtual_service_weights() -> anyhow::Result<()> {
         }),
     )
     .await?;
-    let url = c.node(1).url("/v1/proxies");
-    let grpc_proxy = |v: &Value| {
-        v["proxies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|p| p["id"] == "grpcio-client-1")
-            .cloned()
-    };
     let v = c
         .wait_json(&url, Duration::from_secs(10), "the gRPC client's CDS NACK", |v| {
             grpc_proxy(v).is_some_and(|p| p["types"]["cds"]["status"] == "NACKED")

@@ -35,6 +35,9 @@ pub struct ProxyIdentity {
     pub labels: StringMap,
     /// First of `INSTANCE_IPS`, else the IP of a `sidecar~IP~…` node id.
     pub ip: Option<String>,
+    /// A gRPC proxyless client (metadata `GENERATOR: grpc`, as Istio's gRPC bootstrap sets, or
+    /// a user agent starting with `gRPC`): gets clusters in the form gRPC accepts.
+    pub grpc: bool,
 }
 
 impl ProxyIdentity {
@@ -68,7 +71,9 @@ impl ProxyIdentity {
                 }
             }
         }
-        ProxyIdentity { namespace, labels, ip }
+        let grpc = text("GENERATOR") == "grpc"
+            || node.user_agent_name.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("grpc"));
+        ProxyIdentity { namespace, labels, ip, grpc }
     }
 }
 
@@ -279,7 +284,7 @@ mod tests {
         let id = |ns: &str, l: &[(&str, &str)]| ProxyIdentity {
             namespace: ns.into(),
             labels: labels(l),
-            ip: None,
+            ..Default::default()
         };
         let key = |id: &ProxyIdentity| idx.sidecar_for(id).map(|s| s.key.clone());
         assert_eq!(key(&id("shop", &[("app", "cart")])).as_deref(), Some("shop/cart"));

@@ -34,7 +34,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::autoreg::{AutoRegistry, Registered, Registration};
 use super::scope::{inbound_port, ProxyIdentity, ScopeIndex, INBOUND_PREFIX};
 use super::status::{ProxyStatus, PushStatus};
-use super::xds::{listener, pack, Resources, CLUSTER, ENDPOINT, LISTENER, ROUTE};
+use super::xds::{cluster, listener, pack, Resources, CLUSTER, ENDPOINT, LISTENER, ROUTE};
 use crate::config::ConfigError;
 
 /// One resource as sent: its name and its packed bytes, shared by every stream that has it.
@@ -58,6 +58,8 @@ pub struct Snapshot {
     /// Per type URL, every resource in name order: what a wildcard subscription gets, shared
     /// by every such stream (and kept from the previous snapshot when nothing in it changed).
     all: BTreeMap<&'static str, Arc<Vec<Packed>>>,
+    /// Clusters as gRPC clients get them, where that differs ([`cluster::grpc_variant`]).
+    grpc_clusters: BTreeMap<String, Arc<Any>>,
     /// Sidecars and workload ports, for what each proxy is sent.
     pub scope: ScopeIndex,
     /// Per (Sidecar, type URL): the wildcard list that Sidecar lets through, built on first use
@@ -116,7 +118,32 @@ impl Snapshot {
                 (*t, shared)
             })
             .collect();
-        Snapshot { revision, resources, changed_at, packed, all, ..Default::default() }
+        // gRPC's variants: kept from `previous` for clusters it shared (same pointer).
+        let grpc_clusters = resources
+            .clusters
+            .iter()
+            .filter_map(|(name, c)| {
+                let now = packed.get(CLUSTER)?.get(name)?;
+                let kept = previous.and_then(|p| {
+                    let before = p.packed.get(CLUSTER)?.get(name)?;
+                    Arc::ptr_eq(before, now).then(|| p.grpc_clusters.get(name).cloned())?
+                });
+                let variant = match kept {
+                    Some(v) => v,
+                    None => Arc::new(pack(CLUSTER, &cluster::grpc_variant(c)?)),
+                };
+                Some((name.clone(), variant))
+            })
+            .collect();
+        Snapshot {
+            revision,
+            resources,
+            changed_at,
+            packed,
+            all,
+            grpc_clusters,
+            ..Default::default()
+        }
     }
 
     /// This snapshot with `scope` for scoping proxies.
@@ -163,6 +190,17 @@ impl Snapshot {
             }
             _ => self.select(type_url, names),
         };
+        if type_url == CLUSTER && id.grpc && !self.grpc_clusters.is_empty() {
+            let swapped = base.iter().any(|(n, _)| self.grpc_clusters.contains_key(n));
+            if !swapped {
+                return base;
+            }
+            return Arc::new(
+                base.iter()
+                    .map(|(n, a)| (n.clone(), self.grpc_clusters.get(n).unwrap_or(a).clone()))
+                    .collect(),
+            );
+        }
         if type_url != LISTENER {
             return base;
         }

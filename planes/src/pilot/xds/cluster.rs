@@ -11,6 +11,12 @@
 //! - TLS → an `UpstreamTlsContext` transport socket (ISTIO_MUTUAL: SDS secrets `default` and
 //!   `ROOTCA` over ADS).
 //!
+//! gRPC clients get [`grpc_variant`] of a cluster where it differs, as Istio's grpc generator
+//! does: random and least request become round robin (gRPC implements neither through
+//! `lb_policy`; it NACKs them), and ISTIO_MUTUAL's SDS secrets become the certificate provider
+//! instance `default` of the client's bootstrap (gRPC does not speak SDS). Maglev stays, as
+//! Istio sends it (gRPC NACKs it, which `/v1/proxies` shows).
+//!
 //! Proxyless clients take endpoints from EDS, so every cluster stays EDS: `PASSTHROUGH` (which
 //! Istio's sidecars turn into an ORIGINAL_DST cluster) keeps round robin, as Istio's own
 //! proxyless generator does. Without a simple policy the cluster is round robin (Istio's
@@ -36,7 +42,8 @@ use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::common_tls_c
     CombinedCertificateValidationContext, ValidationContextType,
 };
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
-    CertificateValidationContext, CommonTlsContext, SdsSecretConfig, UpstreamTlsContext,
+    CertificateProviderPluginInstance, CertificateValidationContext, CommonTlsContext,
+    SdsSecretConfig, UpstreamTlsContext,
 };
 use envoy_types::pb::envoy::extensions::upstreams::http::v3::http_protocol_options::explicit_http_config::ProtocolConfig;
 use envoy_types::pb::envoy::extensions::upstreams::http::v3::http_protocol_options::{
@@ -47,6 +54,8 @@ use envoy_types::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern;
 use envoy_types::pb::envoy::r#type::matcher::v3::StringMatcher;
 use envoy_types::pb::envoy::r#type::v3::Percent as EnvoyPercent;
 use envoy_types::pb::google::protobuf::{UInt32Value, UInt64Value};
+
+use prost::Message;
 
 use super::policy::Policy;
 use super::{ads, duration, pack};
@@ -291,6 +300,52 @@ fn load_balancer(c: &mut Cluster, lb: Option<&LoadBalancerSettings>) {
             ..Default::default()
         }));
     }
+}
+
+/// What a gRPC client is sent instead of `c`, or `None` when `c` suits it (see the module doc).
+pub fn grpc_variant(c: &Cluster) -> Option<Cluster> {
+    let mut g = c.clone();
+    let mut changed = false;
+    if c.lb_policy == LbPolicy::Random as i32 || c.lb_policy == LbPolicy::LeastRequest as i32 {
+        tracing::debug!(cluster = %c.name, "xds: gRPC clients get round robin for random and least request");
+        g.lb_policy = LbPolicy::RoundRobin as i32;
+        g.lb_config = None;
+        changed = true;
+    }
+    let tls = c.transport_socket.as_ref().and_then(|t| match &t.config_type {
+        Some(SocketConfig::TypedConfig(a)) if a.type_url == UPSTREAM_TLS => {
+            UpstreamTlsContext::decode(a.value.as_slice()).ok()
+        }
+        _ => None,
+    });
+    if let Some(mut ctx) = tls {
+        let mutual = ctx.common_tls_context.as_ref().is_some_and(|common| {
+            common.tls_certificate_sds_secret_configs.iter().any(|s| s.name == "default")
+        });
+        if let (true, Some(common)) = (mutual, ctx.common_tls_context.as_mut()) {
+            let provider = |certificate_name: &str| CertificateProviderPluginInstance {
+                instance_name: "default".into(),
+                certificate_name: certificate_name.into(),
+            };
+            common.tls_certificate_sds_secret_configs.clear();
+            common.tls_certificate_provider_instance = Some(provider("default"));
+            let mut validation = match common.validation_context_type.take() {
+                Some(ValidationContextType::CombinedValidationContext(c)) => {
+                    c.default_validation_context.unwrap_or_default()
+                }
+                Some(ValidationContextType::ValidationContext(v)) => v,
+                _ => CertificateValidationContext::default(),
+            };
+            validation.ca_certificate_provider_instance = Some(provider("ROOTCA"));
+            common.validation_context_type =
+                Some(ValidationContextType::ValidationContext(validation));
+            if let Some(t) = g.transport_socket.as_mut() {
+                t.config_type = Some(SocketConfig::TypedConfig(pack(UPSTREAM_TLS, &ctx)));
+            }
+            changed = true;
+        }
+    }
+    changed.then_some(g)
 }
 
 /// An SDS secret by name, fetched over ADS.
