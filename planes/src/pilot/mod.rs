@@ -35,7 +35,9 @@ use status::PushStatus;
 /// Keeps the registry view current and publishes a translated [`Snapshot`] after each change,
 /// debounced on both edges: a change after a quiet `debounce` is translated at once, and
 /// changes that follow within `debounce` of a translation wait for the end of that window and
-/// become one snapshot. Translation times go to `status`.
+/// become one snapshot. A change that only moved endpoints (no VirtualService or
+/// DestinationRule changed, every service keeps its hosts, ports and resolution) translates
+/// only the changed services' ClusterLoadAssignments. Translation times go to `status`.
 pub fn spawn_snapshots(
     state: Arc<Shared>,
     debounce: Duration,
@@ -46,9 +48,11 @@ pub fn spawn_snapshots(
     let mut revisions = driver.subscribe();
     tokio::spawn(async move {
         let mut changed_at = None;
+        // What the last snapshot was made from: services, routing revision, resources.
+        let mut last: Option<(Vec<registry::Service>, u64, xds::Resources)> = None;
         loop {
             let start = Instant::now();
-            let snapshot = driver.read_now(|v| {
+            let (revision, routing_revision, services, routing, scope) = driver.read_now(|v| {
                 use crate::view::View;
                 let routing = xds::Routing {
                     virtual_services: v.virtual_services(),
@@ -56,13 +60,30 @@ pub fn spawn_snapshots(
                 };
                 let services = v.services();
                 let scope = scope::ScopeIndex::new(&services, &v.sidecars());
-                (v.revision(), xds::translate(&services, &routing), scope)
+                (v.revision(), v.routing_revision(), services, routing, scope)
             });
-            let (revision, resources, scope) = snapshot;
-            status.translated(start.elapsed());
             let current = tx.borrow().clone();
-            let next =
-                Snapshot::new(revision, resources, changed_at, Some(&current)).with_scope(scope);
+            let moved = last.as_ref().and_then(|(before, rr, _)| {
+                endpoints_moved(before, &services).filter(|_| *rr == routing_revision)
+            });
+            let next = match (moved, last.as_mut()) {
+                (Some(which), Some((before, _, resources))) => {
+                    let changed = xds::translate_endpoints(&services, &which, &routing);
+                    let next = current.with_endpoints(revision, changed_at, &changed);
+                    resources.endpoints.extend(changed);
+                    *before = services;
+                    next
+                }
+                _ => {
+                    let resources = xds::translate(&services, &routing);
+                    let previous = last.as_ref().map(|(_, _, r)| (&*current, r));
+                    let next = Snapshot::new(revision, &resources, changed_at, previous);
+                    last = Some((services, routing_revision, resources));
+                    next
+                }
+            }
+            .with_scope(scope);
+            status.translated(start.elapsed());
             if !next.same_resources(&current)
                 || next.scope != current.scope
                 || current.revision == 0
@@ -77,4 +98,93 @@ pub fn spawn_snapshots(
         }
     });
     rx
+}
+
+/// When `after` differs from `before` only in endpoints (same services, hosts, ports and
+/// resolution, in the same order), the indexes of the services whose endpoints changed.
+fn endpoints_moved(
+    before: &[registry::Service],
+    after: &[registry::Service],
+) -> Option<Vec<usize>> {
+    if before.len() != after.len() {
+        return None;
+    }
+    let mut moved = Vec::new();
+    for (i, (a, b)) in before.iter().zip(after).enumerate() {
+        if a.host != b.host
+            || a.namespace != b.namespace
+            || a.ports != b.ports
+            || a.resolution != b.resolution
+        {
+            return None;
+        }
+        if a.endpoints != b.endpoints {
+            moved.push(i);
+        }
+    }
+    Some(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::registry::{Endpoint, Service, ServicePort};
+    use super::*;
+    use crate::config::networking::Resolution;
+
+    fn service(i: usize, ips: &[&str]) -> Service {
+        Service {
+            host: format!("svc{i}.example.com"),
+            namespace: "ns".into(),
+            ports: vec![ServicePort {
+                number: 80,
+                name: "http".into(),
+                protocol: "HTTP".into(),
+                target_port: 0,
+            }],
+            resolution: Resolution::STATIC,
+            endpoints: ips
+                .iter()
+                .map(|a| Endpoint {
+                    address: (*a).into(),
+                    ports: BTreeMap::new(),
+                    labels: BTreeMap::new(),
+                    locality: String::new(),
+                    weight: 0,
+                    source: "ns/se".into(),
+                    healthy: true,
+                })
+                .collect(),
+        }
+    }
+
+    /// The endpoint-only path yields exactly what a full translation does, sharing every
+    /// unchanged resource with the previous snapshot; any other change is not endpoint-only.
+    #[test]
+    fn endpoint_only_changes_match_a_full_translation() {
+        let routing = xds::Routing::default();
+        let before: Vec<Service> = (0..5).map(|i| service(i, &["10.0.0.1"])).collect();
+        let old = xds::translate(&before, &routing);
+        let first = Snapshot::new(1, &old, None, None);
+        let mut after = before.clone();
+        after[3] = service(3, &["10.0.0.1", "10.0.0.2"]);
+        let moved = endpoints_moved(&before, &after);
+        assert_eq!(moved.as_deref(), Some(&[3][..]));
+        let changed = xds::translate_endpoints(&after, &[3], &routing);
+        let incremental = first.with_endpoints(2, None, &changed);
+        let full = Snapshot::new(2, &xds::translate(&after, &routing), None, Some((&first, &old)));
+        for t in [xds::LISTENER, xds::ROUTE, xds::CLUSTER, xds::ENDPOINT] {
+            let (a, b) = (incremental.select(t, &[]), full.select(t, &[]));
+            assert!(ads::same(&a, &b), "{t} differs");
+            if t != xds::ENDPOINT {
+                assert!(Arc::ptr_eq(&a, &first.select(t, &[])), "{t} is shared");
+            }
+        }
+        assert!(!incremental.same_resources(&first));
+        let mut ported = after.clone();
+        ported[1].ports[0].number = 81;
+        assert_eq!(endpoints_moved(&after, &ported), None);
+        assert_eq!(endpoints_moved(&after, &after[..4]), None);
+    }
 }

@@ -123,6 +123,9 @@ impl Service {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct RegistryView {
     revision: Revision,
+    /// The last revision that changed a VirtualService or DestinationRule (or the reset
+    /// point): translation can skip routing work while it stays the same.
+    routing_revision: Revision,
     service_entries: BTreeMap<(String, String), ServiceEntryDoc>,
     workload_entries: BTreeMap<(String, String), WorkloadEntryDoc>,
     /// VirtualService, DestinationRule and Sidecar objects (JSON), decoded when translating.
@@ -246,6 +249,12 @@ impl RegistryView {
         self.routing_of(DESTINATION_RULES, "DestinationRule")
     }
 
+    /// The last revision that changed a VirtualService or DestinationRule (or the revision
+    /// the view was reset to).
+    pub fn routing_revision(&self) -> Revision {
+        self.routing_revision
+    }
+
     /// Every Sidecar, with its namespace and name, in (namespace, name) order.
     pub fn sidecars(&self) -> Vec<(String, String, crate::config::networking::Sidecar)> {
         self.routing
@@ -289,7 +298,7 @@ impl RegistryView {
 
 impl View for RegistryView {
     fn reset(&mut self, revision: Revision, resources: &[Resource]) {
-        *self = RegistryView { revision, ..Default::default() };
+        *self = RegistryView { revision, routing_revision: revision, ..Default::default() };
         for r in resources {
             self.insert(r.as_ref());
         }
@@ -299,6 +308,9 @@ impl View for RegistryView {
         for c in &event.changes {
             if c.key.group != GROUP {
                 continue;
+            }
+            if matches!(&*c.key.resource.to_str(), VIRTUAL_SERVICES | DESTINATION_RULES) {
+                self.routing_revision = event.revision;
             }
             match c.object {
                 Some(o) => self.insert(o),

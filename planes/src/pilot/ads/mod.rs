@@ -34,6 +34,8 @@ use tonic::{Request, Response, Status, Streaming};
 use super::autoreg::{AutoRegistry, Registered, Registration};
 use super::scope::{inbound_port, ProxyIdentity, ScopeIndex, INBOUND_PREFIX};
 use super::status::{ProxyStatus, PushStatus};
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
+
 use super::xds::{cluster, listener, pack, Resources, CLUSTER, ENDPOINT, LISTENER, ROUTE};
 use crate::config::ConfigError;
 
@@ -48,18 +50,17 @@ type ScopedKey = (String, &'static str);
 pub struct Snapshot {
     /// The log revision the resources reflect (the xDS `version_info`).
     pub revision: u64,
-    /// The resources.
-    pub resources: Resources,
     /// When this istiod saw the first change the snapshot carries (for the convergence
     /// metric: change → ACK).
     pub changed_at: Option<Instant>,
-    /// Per type URL, every resource packed, by name.
-    packed: BTreeMap<&'static str, BTreeMap<String, Arc<Any>>>,
+    /// Per type URL, every resource packed, by name (a type's map shared with the previous
+    /// snapshot when nothing in it changed).
+    packed: BTreeMap<&'static str, Arc<BTreeMap<String, Arc<Any>>>>,
     /// Per type URL, every resource in name order: what a wildcard subscription gets, shared
     /// by every such stream (and kept from the previous snapshot when nothing in it changed).
     all: BTreeMap<&'static str, Arc<Vec<Packed>>>,
     /// Clusters as gRPC clients get them, where that differs ([`cluster::grpc_variant`]).
-    grpc_clusters: BTreeMap<String, Arc<Any>>,
+    grpc_clusters: Arc<BTreeMap<String, Arc<Any>>>,
     /// Sidecars and workload ports, for what each proxy is sent.
     pub scope: ScopeIndex,
     /// Per (Sidecar, type URL): the wildcard list that Sidecar lets through, built on first use
@@ -68,55 +69,48 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// A snapshot of `resources` at `revision`. Resources unchanged since `previous` keep its
-    /// packed copy, so streams see them as the same (a pointer compare), memory holds each
-    /// distinct resource once, and a resource whose encoding varies (protobuf maps encode in
-    /// any order) is not pushed again when it has not changed.
+    /// A snapshot of `resources` at `revision`. Resources unchanged since `previous` (the
+    /// last snapshot and the resources it was made of) keep its packed copy, so streams see
+    /// them as the same (a pointer compare), memory holds each distinct resource once, and a
+    /// resource whose encoding varies (protobuf maps encode in any order) is not pushed again
+    /// when it has not changed.
     pub fn new(
         revision: u64,
-        resources: Resources,
+        resources: &Resources,
         changed_at: Option<Instant>,
-        previous: Option<&Snapshot>,
+        previous: Option<(&Snapshot, &Resources)>,
     ) -> Self {
         fn pack_all<M: prost::Message + PartialEq>(
             type_url: &'static str,
             all: &BTreeMap<String, M>,
-            previous: Option<(&BTreeMap<String, M>, &Snapshot)>,
-        ) -> BTreeMap<String, Arc<Any>> {
+            previous: Option<(&Snapshot, &BTreeMap<String, M>)>,
+        ) -> Arc<BTreeMap<String, Arc<Any>>> {
             all.iter()
                 .map(|(n, m)| {
-                    let reused = previous.and_then(|(msgs, snap)| {
-                        (msgs.get(n) == Some(m)).then(|| snap.packed.get(type_url)?.get(n).cloned())
+                    let fresh = pack(type_url, m);
+                    // Same bytes, or (maps encode in any order) the same message: keep the
+                    // previous copy. The byte compare settles nearly every case; it is far
+                    // cheaper than comparing messages field by field.
+                    let reused = previous.and_then(|(snap, msgs)| {
+                        let old = snap.packed.get(type_url)?.get(n)?;
+                        (old.value == fresh.value || msgs.get(n) == Some(m)).then(|| old.clone())
                     });
-                    let shared = reused.flatten().unwrap_or_else(|| Arc::new(pack(type_url, m)));
-                    (n.clone(), shared)
+                    (n.clone(), reused.unwrap_or_else(|| Arc::new(fresh)))
                 })
-                .collect()
+                .collect::<BTreeMap<_, _>>()
+                .into()
         }
-        let r = &resources;
+        let r = resources;
         let packed = BTreeMap::from([
-            (
-                LISTENER,
-                pack_all(LISTENER, &r.listeners, previous.map(|s| (&s.resources.listeners, s))),
-            ),
-            (ROUTE, pack_all(ROUTE, &r.routes, previous.map(|s| (&s.resources.routes, s)))),
-            (CLUSTER, pack_all(CLUSTER, &r.clusters, previous.map(|s| (&s.resources.clusters, s)))),
-            (
-                ENDPOINT,
-                pack_all(ENDPOINT, &r.endpoints, previous.map(|s| (&s.resources.endpoints, s))),
-            ),
+            (LISTENER, pack_all(LISTENER, &r.listeners, previous.map(|(s, p)| (s, &p.listeners)))),
+            (ROUTE, pack_all(ROUTE, &r.routes, previous.map(|(s, p)| (s, &p.routes)))),
+            (CLUSTER, pack_all(CLUSTER, &r.clusters, previous.map(|(s, p)| (s, &p.clusters)))),
+            (ENDPOINT, pack_all(ENDPOINT, &r.endpoints, previous.map(|(s, p)| (s, &p.endpoints)))),
         ]);
+        let previous = previous.map(|(s, _)| s);
         let all = packed
             .iter()
-            .map(|(t, by_name)| {
-                let list: Vec<Packed> =
-                    by_name.iter().map(|(n, a)| (n.clone(), a.clone())).collect();
-                let shared = match previous.and_then(|p| p.all.get(t)) {
-                    Some(prev) if same(prev, &list) => prev.clone(),
-                    _ => Arc::new(list),
-                };
-                (*t, shared)
-            })
+            .map(|(t, by_name)| (*t, Self::list(by_name, previous.and_then(|p| p.all.get(t)))))
             .collect();
         // gRPC's variants: kept from `previous` for clusters it shared (same pointer).
         let grpc_clusters = resources
@@ -137,11 +131,56 @@ impl Snapshot {
             .collect();
         Snapshot {
             revision,
-            resources,
             changed_at,
             packed,
             all,
-            grpc_clusters,
+            grpc_clusters: Arc::new(grpc_clusters),
+            ..Default::default()
+        }
+    }
+
+    /// Every resource of `by_name` in name order, as `previous` if that is the same list.
+    fn list(
+        by_name: &BTreeMap<String, Arc<Any>>,
+        previous: Option<&Arc<Vec<Packed>>>,
+    ) -> Arc<Vec<Packed>> {
+        let list: Vec<Packed> = by_name.iter().map(|(n, a)| (n.clone(), a.clone())).collect();
+        match previous {
+            Some(prev) if same(prev, &list) => prev.clone(),
+            _ => Arc::new(list),
+        }
+    }
+
+    /// This snapshot after an endpoint-only change: the same resources at `revision`, but for
+    /// the ClusterLoadAssignments in `changed` (which replace their namesakes). Only those are
+    /// packed; every other type is shared with `self`.
+    pub fn with_endpoints(
+        &self,
+        revision: u64,
+        changed_at: Option<Instant>,
+        changed: &BTreeMap<String, ClusterLoadAssignment>,
+    ) -> Self {
+        let mut packed = self.packed.clone();
+        let mut all = self.all.clone();
+        let endpoints = packed.entry(ENDPOINT).or_default();
+        let mut any = false;
+        for (name, cla) in changed {
+            let fresh = pack(ENDPOINT, cla);
+            if endpoints.get(name).is_some_and(|old| old.value == fresh.value) {
+                continue;
+            }
+            Arc::make_mut(endpoints).insert(name.clone(), Arc::new(fresh));
+            any = true;
+        }
+        if any {
+            all.insert(ENDPOINT, Self::list(endpoints, self.all.get(ENDPOINT)));
+        }
+        Snapshot {
+            revision,
+            changed_at,
+            packed,
+            all,
+            grpc_clusters: self.grpc_clusters.clone(),
             ..Default::default()
         }
     }

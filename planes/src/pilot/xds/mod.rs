@@ -112,46 +112,67 @@ pub fn translate(services: &[Service], routing: &Routing) -> Resources {
     let scope = Scope::new(services, routing);
     let mut out = Resources::default();
     for s in services {
-        let rule = scope.destination_rule(&s.host);
-        let vs = scope.virtual_service(&s.host);
-        for p in &s.ports {
-            let name = format!("{}:{}", s.host, p.number);
-            let routes = match vs {
-                Some((ns, vs)) => route::vs_routes(&scope, ns, vs, p.number),
-                None => vec![route::default_route(&scope, s, p)],
-            };
-            out.listeners.insert(name.clone(), listener::listener(&name, &routes));
-            out.routes.insert(
-                name.clone(),
-                RouteConfiguration {
-                    name: name.clone(),
-                    virtual_hosts: vec![VirtualHost {
-                        name: name.clone(),
-                        domains: vec![name.clone(), s.host.clone()],
-                        routes,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                },
-            );
-            let default = cluster_name(&s.host, p.number, "");
-            let top = policy::Policy::merged(rule.top, None, p.number);
-            out.clusters.insert(default.clone(), cluster::cluster(&default, s, p, "", &top));
-            out.endpoints
-                .insert(default.clone(), endpoint::load_assignment(&default, s, p, None, &top));
-            for sub in &rule.subsets {
-                let c = cluster_name(&s.host, p.number, &sub.name);
-                let merged =
-                    policy::Policy::merged(rule.top, sub.traffic_policy.as_ref(), p.number);
-                out.clusters.insert(c.clone(), cluster::cluster(&c, s, p, &sub.name, &merged));
-                out.endpoints.insert(
-                    c.clone(),
-                    endpoint::load_assignment(&c, s, p, Some(&sub.labels), &merged),
-                );
-            }
-        }
+        service(&scope, s, &mut out, false);
     }
     out
+}
+
+/// The ClusterLoadAssignments of the services at `which` (indexes into `services`), exactly as
+/// [`translate`] makes them: what an endpoint-only change needs.
+pub fn translate_endpoints(
+    services: &[Service],
+    which: &[usize],
+    routing: &Routing,
+) -> BTreeMap<String, ClusterLoadAssignment> {
+    let scope = Scope::new(services, routing);
+    let mut out = Resources::default();
+    for s in which.iter().filter_map(|i| services.get(*i)) {
+        service(&scope, s, &mut out, true);
+    }
+    out.endpoints
+}
+
+/// Translates one service into `out` (only its ClusterLoadAssignments if `endpoints_only`).
+fn service(scope: &Scope<'_>, s: &Service, out: &mut Resources, endpoints_only: bool) {
+    let rule = scope.destination_rule(&s.host);
+    for p in &s.ports {
+        let default = cluster_name(&s.host, p.number, "");
+        let top = policy::Policy::merged(rule.top, None, p.number);
+        out.endpoints
+            .insert(default.clone(), endpoint::load_assignment(&default, s, p, None, &top));
+        for sub in &rule.subsets {
+            let c = cluster_name(&s.host, p.number, &sub.name);
+            let merged = policy::Policy::merged(rule.top, sub.traffic_policy.as_ref(), p.number);
+            out.endpoints
+                .insert(c.clone(), endpoint::load_assignment(&c, s, p, Some(&sub.labels), &merged));
+            if !endpoints_only {
+                out.clusters.insert(c.clone(), cluster::cluster(&c, s, p, &sub.name, &merged));
+            }
+        }
+        if endpoints_only {
+            continue;
+        }
+        out.clusters.insert(default.clone(), cluster::cluster(&default, s, p, "", &top));
+        let name = format!("{}:{}", s.host, p.number);
+        let routes = match scope.virtual_service(&s.host) {
+            Some((ns, vs)) => route::vs_routes(scope, ns, vs, p.number),
+            None => vec![route::default_route(scope, s, p)],
+        };
+        out.listeners.insert(name.clone(), listener::listener(&name, &routes));
+        out.routes.insert(
+            name.clone(),
+            RouteConfiguration {
+                name: name.clone(),
+                virtual_hosts: vec![VirtualHost {
+                    name: name.clone(),
+                    domains: vec![name.clone(), s.host.clone()],
+                    routes,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        );
+    }
 }
 
 #[cfg(test)]
