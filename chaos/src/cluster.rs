@@ -109,6 +109,9 @@ pub struct ClusterConfig {
     pub root: PathBuf,
     /// Extra flags for every member.
     pub args: Vec<String>,
+    /// Founding members dial each other directly instead of through the fault network (for
+    /// benchmarks: no proxy hop on the Raft links; faults on those links then do nothing).
+    pub direct: bool,
 }
 
 /// N members behind a fault network.
@@ -143,7 +146,13 @@ impl Cluster {
             nodes.insert(id, node);
         }
         let net = FaultNet::start(&targets).await?;
+        let direct_peers =
+            targets.iter().map(|(id, a)| format!("{id}={a}")).collect::<Vec<_>>().join(",");
         for node in nodes.values_mut() {
+            if cfg.direct {
+                node.start_args = vec!["--peers".into(), direct_peers.clone()];
+                continue;
+            }
             node.start_args = vec!["--peers".into(), net.peers_for(node.id)];
             let dial = dial_for(&net, node.id);
             // A one-member cluster has no links to dial.

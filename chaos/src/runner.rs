@@ -96,8 +96,11 @@ pub async fn run(cfg: &RunConfig) -> Result<Report, ChaosError> {
         "--snapshot-keep-logs".into(),
         "100".into(),
     ];
-    let mut cluster =
-        Cluster::start(ClusterConfig { istiod: cfg.istiod.clone(), root, args }, cfg.nodes).await?;
+    let mut cluster = Cluster::start(
+        ClusterConfig { istiod: cfg.istiod.clone(), root, args, direct: false },
+        cfg.nodes,
+    )
+    .await?;
     wait_for_leader(&cluster, Duration::from_secs(20)).await?;
     let start_revision = setup_write(&cluster).await?;
     let targets: Targets =

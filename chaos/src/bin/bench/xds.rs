@@ -1,4 +1,4 @@
-//! `bench`: load benchmarks against real istiod processes, printed as tables.
+//! `bench xds`: xDS push convergence and memory with N simulated ADS clients.
 //!
 //! `bench xds --clients 100,1000,5000 --services 1000 --rounds 20` starts a one-member istiod
 //! per client count, registers `--services` ServiceEntries, connects N simulated ADS clients
@@ -13,12 +13,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
 use envoy_types::pb::envoy::config::core::v3::Node as XdsNode;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
 use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 use futures::StreamExt;
 use istio_chaos::cluster::{http_client, Cluster, ClusterConfig};
+
+use crate::stats::percentile;
 use tokio::sync::{mpsc, watch};
 
 const LDS: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
@@ -26,45 +27,36 @@ const RDS: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 const CDS: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 
-#[derive(Parser, Debug)]
-#[command(name = "bench", about = "Load benchmarks against real istiod processes")]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// xDS push convergence and memory with N simulated ADS clients.
-    Xds {
-        /// Client counts, one run each.
-        #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
-        clients: Vec<usize>,
-        /// ServiceEntries registered before the clients connect.
-        #[arg(long, default_value_t = 1000)]
-        services: usize,
-        /// Endpoint changes measured per run.
-        #[arg(long, default_value_t = 20)]
-        rounds: usize,
-        /// Services each client uses (one shared by all, the rest spread).
-        #[arg(long, default_value_t = 10)]
-        watch: usize,
-        /// `sidecar`: wildcard CDS + EDS of the watched clusters (Envoy's way); `proxyless`:
-        /// LDS, RDS, CDS and EDS named for the watched services only (gRPC's way).
-        #[arg(long, value_enum, default_value = "sidecar")]
-        mode: Mode,
-        /// istiod's `--xds-debounce-ms`.
-        #[arg(long, default_value_t = 100)]
-        debounce_ms: u64,
-        /// The istiod binary (default: next to this one).
-        #[arg(long)]
-        istiod: Option<PathBuf>,
-    },
+/// `bench xds` flags.
+#[derive(clap::Args, Debug)]
+pub struct XdsArgs {
+    /// Client counts, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+    clients: Vec<usize>,
+    /// ServiceEntries registered before the clients connect.
+    #[arg(long, default_value_t = 1000)]
+    services: usize,
+    /// Endpoint changes measured per run.
+    #[arg(long, default_value_t = 20)]
+    rounds: usize,
+    /// Services each client uses (one shared by all, the rest spread).
+    #[arg(long, default_value_t = 10)]
+    watch: usize,
+    /// `sidecar`: wildcard CDS + EDS of the watched clusters (Envoy's way); `proxyless`:
+    /// LDS, RDS, CDS and EDS named for the watched services only (gRPC's way).
+    #[arg(long, value_enum, default_value = "sidecar")]
+    mode: Mode,
+    /// istiod's `--xds-debounce-ms`.
+    #[arg(long, default_value_t = 100)]
+    debounce_ms: u64,
+    /// The istiod binary (default: next to this one).
+    #[arg(long)]
+    istiod: Option<PathBuf>,
 }
 
 /// How simulated clients subscribe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Mode {
+pub enum Mode {
     /// Wildcard CDS, named EDS.
     Sidecar,
     /// Named LDS, RDS, CDS, EDS.
@@ -174,14 +166,6 @@ async fn client(
     Ok(())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
@@ -213,6 +197,7 @@ async fn xds_run(
         istiod: istiod.to_path_buf(),
         root: root.clone(),
         args: vec!["--xds-debounce-ms".into(), debounce_ms.to_string()],
+        direct: false,
     };
     let mut cluster = Cluster::start(cfg, 1).await?;
     let node = cluster.node(1)?;
@@ -335,47 +320,43 @@ async fn xds_run(
     })
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    match Cli::parse().cmd {
-        Cmd::Xds { clients, services, rounds, watch, mode, debounce_ms, istiod } => {
-            let istiod = match istiod {
-                Some(p) => p,
-                None => istio_chaos::cluster::sibling_istiod()?,
-            };
-            println!(
-                "xDS: {services} services, {rounds} endpoint changes, {mode:?} clients using {watch} services each, debounce {debounce_ms} ms"
-            );
-            println!(
-                "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>12} {:>10}",
-                "clients",
-                "p50 ms",
-                "p99 ms",
-                "all-ACK p50",
-                "all-ACK max",
-                "RSS0 MiB",
-                "RSS MiB",
-                "KiB/proxy",
-                "connect s"
-            );
-            for n in clients {
-                let r = xds_run(&istiod, n, services, rounds, watch, mode, debounce_ms).await?;
-                let per =
-                    r.rss_after_kib.saturating_sub(r.rss_before_kib) / r.clients.max(1) as u64;
-                println!(
-                    "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>12} {:>10.1}",
-                    r.clients,
-                    ms(r.per_proxy_p50),
-                    ms(r.per_proxy_p99),
-                    ms(r.all_p50),
-                    ms(r.all_max),
-                    r.rss_before_kib / 1024,
-                    r.rss_after_kib / 1024,
-                    per,
-                    r.connect.as_secs_f64()
-                );
-            }
-        }
+/// Runs `bench xds` and prints its table.
+pub async fn run(args: XdsArgs) -> Result<()> {
+    let XdsArgs { clients, services, rounds, watch, mode, debounce_ms, istiod } = args;
+    let istiod = match istiod {
+        Some(p) => p,
+        None => istio_chaos::cluster::sibling_istiod()?,
+    };
+    println!(
+        "xDS: {services} services, {rounds} endpoint changes, {mode:?} clients using {watch} services each, debounce {debounce_ms} ms"
+    );
+    println!(
+        "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>12} {:>10}",
+        "clients",
+        "p50 ms",
+        "p99 ms",
+        "all-ACK p50",
+        "all-ACK max",
+        "RSS0 MiB",
+        "RSS MiB",
+        "KiB/proxy",
+        "connect s"
+    );
+    for n in clients {
+        let r = xds_run(&istiod, n, services, rounds, watch, mode, debounce_ms).await?;
+        let per = r.rss_after_kib.saturating_sub(r.rss_before_kib) / r.clients.max(1) as u64;
+        println!(
+            "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>12} {:>10.1}",
+            r.clients,
+            ms(r.per_proxy_p50),
+            ms(r.per_proxy_p99),
+            ms(r.all_p50),
+            ms(r.all_max),
+            r.rss_before_kib / 1024,
+            r.rss_after_kib / 1024,
+            per,
+            r.connect.as_secs_f64()
+        );
     }
     Ok(())
 }
