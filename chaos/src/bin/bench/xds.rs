@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use envoy_types::pb::envoy::config::core::v3::Node as XdsNode;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
-use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
+use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DiscoveryRequest};
 use futures::StreamExt;
 use istio_chaos::cluster::{http_client, Cluster, ClusterConfig};
 
@@ -43,7 +43,8 @@ pub struct XdsArgs {
     #[arg(long, default_value_t = 10)]
     watch: usize,
     /// `sidecar`: wildcard CDS + EDS of the watched clusters (Envoy's way); `proxyless`:
-    /// LDS, RDS, CDS and EDS named for the watched services only (gRPC's way).
+    /// LDS, RDS, CDS and EDS named for the watched services only (gRPC's way); `delta`: the
+    /// sidecar's subscriptions over delta ADS.
     #[arg(long, value_enum, default_value = "sidecar")]
     mode: Mode,
     /// istiod's `--xds-debounce-ms`.
@@ -61,6 +62,8 @@ pub enum Mode {
     Sidecar,
     /// Named LDS, RDS, CDS, EDS.
     Proxyless,
+    /// Wildcard CDS, named EDS, over delta (incremental) ADS.
+    Delta,
 }
 
 fn service_entry(i: usize, ip: &str) -> serde_json::Value {
@@ -114,6 +117,9 @@ async fn client(
     ready: watch::Sender<Ready>,
 ) -> Result<()> {
     let clusters: Vec<String> = services.iter().map(|i| cluster_of(*i)).collect();
+    if mode == Mode::Delta {
+        return delta_client(id, grpc, clusters, acks, ready).await;
+    }
     let listeners: Vec<String> =
         services.iter().map(|i| format!("svc{i}.bench.example.com:8080")).collect();
     let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))?
@@ -134,13 +140,13 @@ async fn client(
     let names = |type_url: &str| -> Vec<String> {
         match (mode, type_url) {
             (_, EDS) => clusters.clone(),
-            (Mode::Sidecar, _) => Vec::new(),
+            (Mode::Sidecar | Mode::Delta, _) => Vec::new(),
             (Mode::Proxyless, CDS) => clusters.clone(),
             (Mode::Proxyless, _) => listeners.clone(),
         }
     };
     let types: &[&str] = match mode {
-        Mode::Sidecar => &[CDS, EDS],
+        Mode::Sidecar | Mode::Delta => &[CDS, EDS],
         Mode::Proxyless => &[LDS, RDS, CDS, EDS],
     };
     for t in types {
@@ -157,6 +163,52 @@ async fn client(
             .await?;
         if eds {
             let _ = acks.send((id, r.version_info.parse().unwrap_or(0), Instant::now()));
+            if first {
+                first = false;
+                ready.send_modify(|r| r.count += 1);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`client`] over delta ADS: wildcard CDS, named EDS; ACKs every response by nonce.
+async fn delta_client(
+    id: usize,
+    grpc: String,
+    clusters: Vec<String>,
+    acks: mpsc::UnboundedSender<Ack>,
+    ready: watch::Sender<Ready>,
+) -> Result<()> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))?
+        .connect_timeout(Duration::from_secs(30))
+        .connect()
+        .await?;
+    let mut ads = AggregatedDiscoveryServiceClient::new(channel);
+    let (tx, rx) = mpsc::channel(4);
+    let node = XdsNode { id: format!("bench-{id}"), cluster: "bench".into(), ..Default::default() };
+    tx.send(DeltaDiscoveryRequest { node: Some(node), type_url: CDS.into(), ..Default::default() })
+        .await?;
+    tx.send(DeltaDiscoveryRequest {
+        type_url: EDS.into(),
+        resource_names_subscribe: clusters,
+        ..Default::default()
+    })
+    .await?;
+    let mut inbound = ads
+        .delta_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    let mut first = true;
+    while let Some(r) = inbound.message().await? {
+        tx.send(DeltaDiscoveryRequest {
+            type_url: r.type_url.clone(),
+            response_nonce: r.nonce.clone(),
+            ..Default::default()
+        })
+        .await?;
+        if r.type_url == EDS {
+            let _ = acks.send((id, r.system_version_info.parse().unwrap_or(0), Instant::now()));
             if first {
                 first = false;
                 ready.send_modify(|r| r.count += 1);

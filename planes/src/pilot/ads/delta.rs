@@ -34,7 +34,7 @@ use crate::pilot::status::{
 use crate::pilot::xds::{CLUSTER, ENDPOINT, LISTENER, ROUTE};
 
 /// Resource bytes per response before a push is split.
-pub const CHUNK_BYTES: usize = 64 * 1024;
+pub const CHUNK_BYTES: usize = 16 * 1024;
 
 type Tx = mpsc::Sender<Result<DeltaDiscoveryResponse, Status>>;
 
