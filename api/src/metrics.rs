@@ -68,6 +68,25 @@ impl Metrics {
             "counter",
             node.leader_changes() as f64,
         );
+        let io = node.log_io();
+        let load =
+            |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed) as f64;
+        for (name, help, value) in [
+            ("istio_store_log_appends_total", "Raft log append calls.", load(&io.appends)),
+            ("istio_store_log_entries_total", "Raft log entries appended.", load(&io.entries)),
+            (
+                "istio_store_log_flushes_total",
+                "Group-commit flushes of the Raft log.",
+                load(&io.flushes),
+            ),
+            (
+                "istio_store_log_flush_seconds_total",
+                "Time spent in group-commit flushes.",
+                load(&io.flush_micros) / 1e6,
+            ),
+        ] {
+            gauge(&mut out, name, help, "counter", value);
+        }
         gauge(
             &mut out,
             "istio_raft_last_log_index",

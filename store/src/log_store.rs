@@ -9,6 +9,8 @@
 
 use std::fmt::Debug;
 use std::ops::RangeBounds;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
@@ -30,6 +32,20 @@ fn write_err(e: impl std::error::Error + 'static) -> SErr {
     StorageIOError::write_logs(&e).into()
 }
 
+/// Counters of the log's writes, for metrics: how well appends group into flushes, and what
+/// the flushes cost.
+#[derive(Debug, Default)]
+pub struct LogIoStats {
+    /// `append` calls.
+    pub appends: AtomicU64,
+    /// Entries appended.
+    pub entries: AtomicU64,
+    /// Group-commit flushes.
+    pub flushes: AtomicU64,
+    /// Time spent in those flushes, in microseconds.
+    pub flush_micros: AtomicU64,
+}
+
 /// The sled-backed Raft log.
 #[derive(Clone)]
 pub struct LogStore {
@@ -37,6 +53,7 @@ pub struct LogStore {
     log: sled::Tree,
     meta: sled::Tree,
     flusher: mpsc::UnboundedSender<LogFlushed<TypeConfig>>,
+    stats: Arc<LogIoStats>,
 }
 
 impl LogStore {
@@ -46,8 +63,14 @@ impl LogStore {
         let log = db.open_tree("raft_log")?;
         let meta = db.open_tree("raft_meta")?;
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(flusher(db.clone(), rx));
-        Ok(Self { db: db.clone(), log, meta, flusher: tx })
+        let stats = Arc::new(LogIoStats::default());
+        tokio::spawn(flusher(db.clone(), rx, stats.clone()));
+        Ok(Self { db: db.clone(), log, meta, flusher: tx, stats })
+    }
+
+    /// The log's write counters.
+    pub fn stats(&self) -> Arc<LogIoStats> {
+        self.stats.clone()
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, SErr> {
@@ -71,14 +94,21 @@ impl LogStore {
 /// Group commit: each wake-up takes every queued callback, flushes once, then acknowledges
 /// them all in order. Entries were inserted before their callback was queued, so the flush
 /// covers them.
-async fn flusher(db: sled::Db, mut rx: mpsc::UnboundedReceiver<LogFlushed<TypeConfig>>) {
+async fn flusher(
+    db: sled::Db,
+    mut rx: mpsc::UnboundedReceiver<LogFlushed<TypeConfig>>,
+    stats: Arc<LogIoStats>,
+) {
     let mut batch = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.push(first);
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
+        let start = std::time::Instant::now();
         let res = db.flush_async().await;
+        stats.flushes.fetch_add(1, Ordering::Relaxed);
+        stats.flush_micros.fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
         for cb in batch.drain(..) {
             cb.log_io_completed(
                 res.as_ref().map(|_| ()).map_err(|e| std::io::Error::other(e.to_string())),
@@ -155,10 +185,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut batch = sled::Batch::default();
+        let mut n = 0;
         for e in entries {
             batch.insert(&e.log_id.index.to_be_bytes(), encode(&e));
+            n += 1;
         }
         self.log.apply_batch(batch).map_err(write_err)?;
+        self.stats.appends.fetch_add(1, Ordering::Relaxed);
+        self.stats.entries.fetch_add(n, Ordering::Relaxed);
         if let Err(mpsc::error::SendError(cb)) = self.flusher.send(callback) {
             // The flusher is gone (runtime shutting down): flush inline.
             let res = self.db.flush_async().await;

@@ -185,6 +185,97 @@ pub struct StoreNode {
     db: sled::Db,
     known_commit: AtomicU64,
     leader_changes: AtomicU64,
+    log_io: Arc<crate::log_store::LogIoStats>,
+    /// Txn commands this member proposes as leader, grouped into log entries ([`proposer`]).
+    proposals: mpsc::UnboundedSender<Proposal>,
+}
+
+/// A txn command to propose, and where its outcome goes: the response and the log index of
+/// the entry that carried it, or why it must be retried or failed.
+type Proposal =
+    (Command, tokio::sync::oneshot::Sender<Result<Attempt<(Response, u64)>, StoreError>>);
+
+/// Most commands in one log entry.
+const MAX_BATCH: usize = 512;
+/// Most bytes of objects in one log entry (a batch stops growing past this).
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
+/// Group commit at the proposal level. openraft 0.9's core appends one entry at a time and
+/// waits for its flush before taking the next request, so proposing commands one by one caps
+/// writes at one flush each. Instead, while one entry is being committed, the commands that
+/// arrive queue here, and the next entry carries all of them (`CommandOp::Batch`); the state
+/// machine applies them one by one, each with its own revision and response. A lone command is
+/// proposed as itself.
+async fn proposer(raft: Raft<TypeConfig>, id: NodeId, mut rx: mpsc::UnboundedReceiver<Proposal>) {
+    let mut seq: u64 = 0;
+    while let Some(first) = rx.recv().await {
+        let size = |c: &Command| match &c.op {
+            CommandOp::Txn(t) => t
+                .ops
+                .iter()
+                .map(|o| match o {
+                    Op::Put { object, .. } => object.len(),
+                    Op::Delete { .. } => 0,
+                })
+                .sum(),
+            _ => 0,
+        };
+        let mut bytes = size(&first.0);
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(p) => {
+                    bytes += size(&p.0);
+                    batch.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        let (cmds, waiters): (Vec<Command>, Vec<_>) = batch.into_iter().unzip();
+        let lone = cmds.len() == 1;
+        let cmd = if lone {
+            cmds.into_iter().next().unwrap_or_else(|| unreachable!("one command"))
+        } else {
+            seq += 1;
+            Command {
+                request_id: format!("batch-{id}-{seq}-{}", now_ms()),
+                actor: "system:proposer".into(),
+                source: format!("istiod-{id}"),
+                time_ms: now_ms(),
+                verb: "batch".into(),
+                restores: None,
+                op: CommandOp::Batch(cmds),
+            }
+        };
+        let outcome = raft.client_write(cmd).await;
+        let n = waiters.len();
+        let results: Vec<Result<Attempt<(Response, u64)>, StoreError>> = match outcome {
+            Ok(r) => {
+                let index = r.log_id.index;
+                match (lone, r.data) {
+                    (true, data) => vec![Ok(Attempt::Done((data, index)))],
+                    (false, Response::Batch(rs)) if rs.len() == n => {
+                        rs.into_iter().map(|r| Ok(Attempt::Done((r, index)))).collect()
+                    }
+                    (false, other) => (0..n)
+                        .map(|_| {
+                            Err(StoreError::Raft(format!("unexpected batch response {other:?}")))
+                        })
+                        .collect(),
+                }
+            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                (0..n).map(|_| Ok(Attempt::Retry("leadership moved".into()))).collect()
+            }
+            Err(e) => {
+                let m = e.to_string();
+                (0..n).map(|_| Err(StoreError::Raft(m.clone()))).collect()
+            }
+        };
+        for (w, r) in waiters.into_iter().zip(results) {
+            let _ = w.send(r);
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -206,6 +297,7 @@ impl StoreNode {
             .flush_every_ms(Some(1000))
             .open()?;
         let log = LogStore::open(&db)?;
+        let log_io = log.stats();
         let sm = StateMachine::open(&db)?;
         let shared = sm.shared();
         let hb = cfg.heartbeat.as_millis() as u64;
@@ -229,6 +321,8 @@ impl StoreNode {
         let raft = Raft::new(cfg.id, Arc::new(raft_cfg), net, log, sm)
             .await
             .map_err(|e| StoreError::Raft(e.to_string()))?;
+        let (proposals, rx) = mpsc::unbounded_channel();
+        tokio::spawn(proposer(raft.clone(), cfg.id, rx));
         let node = Arc::new(Self {
             cfg,
             raft,
@@ -237,6 +331,8 @@ impl StoreNode {
             db,
             known_commit: AtomicU64::new(0),
             leader_changes: AtomicU64::new(0),
+            log_io,
+            proposals,
         });
         tokio::spawn(Self::observe(Arc::downgrade(&node), node.raft.metrics()));
         tokio::spawn(Self::compactor(Arc::downgrade(&node)));
@@ -333,6 +429,11 @@ impl StoreNode {
     /// Number of times a new leader was observed.
     pub fn leader_changes(&self) -> u64 {
         self.leader_changes.load(Ordering::Relaxed)
+    }
+
+    /// The Raft log's write counters (appends, entries, group-commit flushes and their time).
+    pub fn log_io(&self) -> &crate::log_store::LogIoStats {
+        &self.log_io
     }
 
     /// Whether this member currently believes it is the leader.
@@ -506,13 +607,7 @@ impl StoreNode {
                 let cmd = cmd.clone();
                 async move {
                     if leader == self.cfg.id {
-                        return Ok(match self.raft.client_write(cmd).await {
-                            Ok(r) => Attempt::Done((r.data, r.log_id.index)),
-                            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-                                Attempt::Retry("leadership moved".into())
-                            }
-                            Err(e) => return Err(StoreError::Raft(e.to_string())),
-                        });
+                        return self.propose(cmd).await;
                     }
                     let timeout = self.cfg.request_timeout;
                     match self
@@ -541,6 +636,24 @@ impl StoreNode {
             .await?;
         self.wait_applied(index).await?;
         Ok(response)
+    }
+
+    /// Proposes `cmd` as leader: a txn through the [`proposer`] (grouped with concurrent
+    /// ones), anything else on its own.
+    async fn propose(&self, cmd: Command) -> Result<Attempt<(Response, u64)>, StoreError> {
+        if !matches!(cmd.op, CommandOp::Txn(_)) {
+            return Ok(match self.raft.client_write(cmd).await {
+                Ok(r) => Attempt::Done((r.data, r.log_id.index)),
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                    Attempt::Retry("leadership moved".into())
+                }
+                Err(e) => return Err(StoreError::Raft(e.to_string())),
+            });
+        }
+        let stopped = || StoreError::Raft("the proposer has stopped".into());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.proposals.send((cmd, tx)).map_err(|_| stopped())?;
+        rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     async fn wait_applied(&self, index: u64) -> Result<(), StoreError> {
@@ -704,12 +817,13 @@ impl StoreNode {
             }
         }
         match req {
-            Forward::Write(cmd) => self
-                .raft
-                .client_write(cmd)
-                .await
-                .map(|r| ForwardReply::Write { response: r.data, log_index: r.log_id.index })
-                .map_err(write_err),
+            Forward::Write(cmd) => match self.propose(cmd).await {
+                Ok(Attempt::Done((response, log_index))) => {
+                    Ok(ForwardReply::Write { response, log_index })
+                }
+                Ok(Attempt::Retry(_)) => Err(ForwardError::NotLeader),
+                Err(e) => Err(ForwardError::Failed(e.to_string())),
+            },
             Forward::ReadIndex => match self.raft.get_read_log_id().await {
                 Ok((read, _)) => Ok(ForwardReply::ReadIndex(read.map_or(0, |l| l.index))),
                 Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(

@@ -206,6 +206,11 @@ impl Inner {
                 }
                 Ok(Response::Compacted { revision: self.compact })
             }
+            CommandOp::Batch(_) => {
+                // The proposer never nests batches; every member answers the same.
+                tracing::error!(request = %cmd.request_id, "nested command batch ignored");
+                Ok(Response::None)
+            }
         }
     }
 
@@ -682,6 +687,20 @@ impl StateMachine {
         let mut batch = sled::Batch::default();
         let resp = match &entry.payload {
             EntryPayload::Blank => Response::None,
+            EntryPayload::Normal(Command { op: CommandOp::Batch(cmds), .. }) => {
+                // Each command commits its own sled batch, because a command must read what
+                // the ones before it wrote; `applied` goes with the last. A crash in between
+                // leaves the entry unapplied, and applying it again is harmless: the commands
+                // already applied answer from the idempotency table and write nothing.
+                let mut out = Vec::with_capacity(cmds.len());
+                for (i, cmd) in cmds.iter().enumerate() {
+                    out.push(g.apply_command(cmd, &mut batch)?);
+                    if i + 1 < cmds.len() {
+                        Self::commit(&mut g, std::mem::take(&mut batch))?;
+                    }
+                }
+                Response::Batch(out)
+            }
             EntryPayload::Normal(cmd) => g.apply_command(cmd, &mut batch)?,
             EntryPayload::Membership(m) => {
                 g.membership = StoredMembership::new(Some(entry.log_id), m.clone());
@@ -691,8 +710,25 @@ impl StateMachine {
         };
         g.applied = Some(entry.log_id);
         batch.insert(APPLIED, encode(&g.applied));
+        Self::commit(&mut g, batch)?;
+        let rev = g.revision;
+        drop(g);
+        let wrote = |r: &Response| {
+            matches!(r, Response::Txn { deduplicated: false, .. } | Response::Compacted { .. })
+        };
+        let changed = match &resp {
+            Response::Batch(rs) => rs.iter().any(wrote),
+            r => wrote(r),
+        };
+        if changed {
+            self.shared.revision_tx.send_replace(rev);
+        }
+        Ok(resp)
+    }
+
+    /// Commits `batch`; on failure reloads the in-memory summary so it matches the disk.
+    fn commit(g: &mut Inner, batch: sled::Batch) -> Result<(), StoreError> {
         if let Err(e) = g.tree.apply_batch(batch) {
-            // Reload the in-memory summary so it matches what is on disk.
             let tree = g.tree.clone();
             let gen = g.gen;
             if let Ok(fresh) = Inner::load(tree, gen) {
@@ -700,12 +736,7 @@ impl StateMachine {
             }
             return Err(e.into());
         }
-        let rev = g.revision;
-        drop(g);
-        if matches!(resp, Response::Txn { deduplicated: false, .. } | Response::Compacted { .. }) {
-            self.shared.revision_tx.send_replace(rev);
-        }
-        Ok(resp)
+        Ok(())
     }
 
     fn snapshot_from_store(&self) -> Result<Option<Snapshot<TypeConfig>>, StoreError> {
@@ -932,6 +963,69 @@ mod tests {
         fn rev(&self) -> Revision {
             self.sm.shared.applied_state().revision
         }
+    }
+
+    /// A batch entry applies its commands in order, each with its own revision, reading what
+    /// the earlier ones wrote; applying the same entry again (a crash before `applied` was
+    /// written) answers from the idempotency table and writes nothing.
+    #[tokio::test]
+    async fn batched_commands_apply_in_order_and_once() {
+        let mut f = open();
+        f.txn("before", vec![], vec![put("a", "0")]).await;
+        let batch = || {
+            cmd(
+                "batch-1",
+                CommandOp::Batch(vec![
+                    cmd(
+                        "b1",
+                        CommandOp::Txn(Txn { preconditions: vec![], ops: vec![put("a", "1")] }),
+                    ),
+                    // Sees b1's write: a's mod revision is now 2.
+                    cmd(
+                        "b2",
+                        CommandOp::Txn(Txn {
+                            preconditions: vec![Precondition::ModRevision(key("a"), 2)],
+                            ops: vec![put("a", "2")],
+                        }),
+                    ),
+                    // Fails: a is at 3 by now; consumes no revision.
+                    cmd(
+                        "b3",
+                        CommandOp::Txn(Txn {
+                            preconditions: vec![Precondition::ModRevision(key("a"), 2)],
+                            ops: vec![put("a", "x")],
+                        }),
+                    ),
+                    cmd(
+                        "b4",
+                        CommandOp::Txn(Txn { preconditions: vec![], ops: vec![put("b", "4")] }),
+                    ),
+                ]),
+            )
+        };
+        let r = f.apply(batch()).await;
+        let Response::Batch(rs) = r else { panic!("{r:?}") };
+        let revs: Vec<Option<Revision>> = rs
+            .iter()
+            .map(|r| match r {
+                Response::Txn {
+                    outcome: TxnOutcome::Committed { revision, .. },
+                    deduplicated: false,
+                } => Some(*revision),
+                Response::Txn { outcome: TxnOutcome::Failed { .. }, deduplicated: false } => None,
+                r => panic!("{r:?}"),
+            })
+            .collect();
+        assert_eq!(revs, [Some(2), Some(3), None, Some(4)]);
+        assert_eq!(f.rev(), 4);
+        let hash = f.sm.shared.applied_state().state_hash;
+        // The same entry again (as after a crash between its commands): nothing new.
+        let again = f.apply(batch()).await;
+        let Response::Batch(rs) = again else { panic!("{again:?}") };
+        assert!(rs.iter().all(|r| matches!(r, Response::Txn { deduplicated: true, .. })), "{rs:?}");
+        assert_eq!(f.rev(), 4);
+        assert_eq!(f.sm.shared.applied_state().state_hash, hash);
+        assert_eq!(f.sm.shared.events_after(0, usize::MAX).unwrap().len(), 4);
     }
 
     /// Events across many sealed chunks, compaction in the middle of a chunk (then sealing

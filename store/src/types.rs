@@ -190,6 +190,10 @@ pub enum CommandOp {
         /// Idempotency entries created before this time (ms) are forgotten.
         dedup_before_ms: i64,
     },
+    /// Txn commands proposed together as one log entry (group commit: one Raft append and
+    /// one flush for all of them). Each is applied as if proposed alone, in order, with its
+    /// own revision, idempotency entry and response.
+    Batch(Vec<Command>),
 }
 
 /// A log entry's payload: an operation stamped by its proposer so that applying it is
@@ -278,6 +282,8 @@ pub enum Response {
         /// Events `<=` this revision are gone.
         revision: Revision,
     },
+    /// A batch's responses, one per command, in order.
+    Batch(Vec<Response>),
 }
 
 /// How a change affected its key.
