@@ -192,9 +192,14 @@ pub struct StoreNode {
 
 /// A txn command to propose, and where its outcome goes: the response and the log index of
 /// the entry that carried it, or why it must be retried or failed.
-type Proposal =
-    (Command, tokio::sync::oneshot::Sender<Result<Attempt<(Response, u64)>, StoreError>>);
+type Proposal = (Command, Waiter);
 
+/// Where a proposed command's outcome goes.
+type Waiter = tokio::sync::oneshot::Sender<Result<Attempt<(Response, u64)>, StoreError>>;
+
+/// Entries the proposer has in flight at once: while one is applied, the next is appended and
+/// flushed.
+const IN_FLIGHT: usize = 2;
 /// Most commands in one log entry.
 const MAX_BATCH: usize = 512;
 /// Most bytes of objects in one log entry (a batch stops growing past this).
@@ -208,7 +213,10 @@ const MAX_BATCH_BYTES: usize = 4 << 20;
 /// proposed as itself.
 async fn proposer(raft: Raft<TypeConfig>, id: NodeId, mut rx: mpsc::UnboundedReceiver<Proposal>) {
     let mut seq: u64 = 0;
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     while let Some(first) = rx.recv().await {
+        // Wait for a free slot; whatever arrives meanwhile joins this entry.
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
         let size = |c: &Command| match &c.op {
             CommandOp::Txn(t) => t
                 .ops
@@ -247,34 +255,48 @@ async fn proposer(raft: Raft<TypeConfig>, id: NodeId, mut rx: mpsc::UnboundedRec
                 op: CommandOp::Batch(cmds),
             }
         };
-        let outcome = raft.client_write(cmd).await;
-        let n = waiters.len();
-        let results: Vec<Result<Attempt<(Response, u64)>, StoreError>> = match outcome {
-            Ok(r) => {
-                let index = r.log_id.index;
-                match (lone, r.data) {
-                    (true, data) => vec![Ok(Attempt::Done((data, index)))],
-                    (false, Response::Batch(rs)) if rs.len() == n => {
-                        rs.into_iter().map(|r| Ok(Attempt::Done((r, index)))).collect()
-                    }
-                    (false, other) => (0..n)
-                        .map(|_| {
-                            Err(StoreError::Raft(format!("unexpected batch response {other:?}")))
-                        })
-                        .collect(),
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let outcome = raft.client_write(cmd).await;
+            answer(lone, outcome, waiters);
+        });
+    }
+}
+
+/// Hands each waiter its part of an entry's outcome.
+fn answer(
+    lone: bool,
+    outcome: Result<
+        openraft::raft::ClientWriteResponse<TypeConfig>,
+        RaftError<NodeId, ClientWriteError<NodeId, Node>>,
+    >,
+    waiters: Vec<Waiter>,
+) {
+    let n = waiters.len();
+    let results: Vec<Result<Attempt<(Response, u64)>, StoreError>> = match outcome {
+        Ok(r) => {
+            let index = r.log_id.index;
+            match (lone, r.data) {
+                (true, data) => vec![Ok(Attempt::Done((data, index)))],
+                (false, Response::Batch(rs)) if rs.len() == n => {
+                    rs.into_iter().map(|r| Ok(Attempt::Done((r, index)))).collect()
                 }
+                (false, other) => (0..n)
+                    .map(|_| Err(StoreError::Raft(format!("unexpected batch response {other:?}"))))
+                    .collect(),
             }
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-                (0..n).map(|_| Ok(Attempt::Retry("leadership moved".into()))).collect()
-            }
-            Err(e) => {
-                let m = e.to_string();
-                (0..n).map(|_| Err(StoreError::Raft(m.clone()))).collect()
-            }
-        };
-        for (w, r) in waiters.into_iter().zip(results) {
-            let _ = w.send(r);
         }
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+            (0..n).map(|_| Ok(Attempt::Retry("leadership moved".into()))).collect()
+        }
+        Err(e) => {
+            let m = e.to_string();
+            (0..n).map(|_| Err(StoreError::Raft(m.clone()))).collect()
+        }
+    };
+    for (w, r) in waiters.into_iter().zip(results) {
+        let _ = w.send(r);
     }
 }
 
