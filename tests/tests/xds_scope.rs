@@ -61,17 +61,19 @@ fn names(r: &DiscoveryResponse) -> BTreeSet<String> {
         .collect()
 }
 
-/// Requests `names` of `type_url` and returns the first response of that type (ACKed).
+/// Requests `names` of `type_url` and returns the first response of that type (ACKed) that
+/// carries `want` resources (the snapshot may trail the apply by a debounce window).
 async fn get(
     s: &mut AdsStream,
     type_url: &str,
     names: &[&str],
+    want: usize,
 ) -> anyhow::Result<DiscoveryResponse> {
     s.send(s.request(type_url, names, None)).await?;
     loop {
         let r = s.next().await?;
         s.send(s.request(&r.type_url.clone(), names, Some(&r))).await?;
-        if r.type_url == type_url {
+        if r.type_url == type_url && r.resources.len() == want {
             return Ok(r);
         }
     }
@@ -103,9 +105,9 @@ async fn sidecar_scopes_and_inbound_listeners() -> anyhow::Result<()> {
     // The web workload's proxy, in namespace shop: its Sidecar imports shop and billing.
     let web = node_with("sidecar~10.2.0.5~web-1.shop~shop.svc.cluster.local", &[], &[]);
     let mut a = AdsStream::connect_as(&grpc, web).await?;
-    let cds = get(&mut a, CDS, &[]).await?;
+    let cds = get(&mut a, CDS, &[], 2).await?;
     assert_eq!(names(&cds), set(&[PAY, WEB]), "the Sidecar hides ext");
-    let lds = get(&mut a, LDS, &[]).await?;
+    let lds = get(&mut a, LDS, &[], 3).await?;
     let inbound = format!("{INBOUND}0.0.0.0:9090");
     assert_eq!(
         names(&lds),
@@ -116,7 +118,7 @@ async fn sidecar_scopes_and_inbound_listeners() -> anyhow::Result<()> {
     // A proxy in another namespace has no Sidecar: it sees everything; no workload, no inbound.
     let mut b =
         AdsStream::connect_as(&grpc, node_with("b", &[("NAMESPACE", "other")], &[])).await?;
-    let cds = get(&mut b, CDS, &[]).await?;
+    let cds = get(&mut b, CDS, &[], 3).await?;
     assert_eq!(names(&cds), set(&[EXT, PAY, WEB]));
 
     // The gRPC server on the workload asks for its listener by name: served for the port its
@@ -129,7 +131,7 @@ async fn sidecar_scopes_and_inbound_listeners() -> anyhow::Result<()> {
     .await?;
     let want = format!("{INBOUND}[::]:9090");
     let other = format!("{INBOUND}[::]:7777");
-    let lds = get(&mut server, LDS, &[&want, &other]).await?;
+    let lds = get(&mut server, LDS, &[&want, &other], 1).await?;
     assert_eq!(lds.resources.len(), 1, "only the port the workload serves");
     let l = Listener::decode(lds.resources[0].value.as_slice())?;
     assert_eq!(l.name, want);
