@@ -23,6 +23,18 @@ fn py(script: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("py").join(script)
 }
 
+/// Whether the test must skip (no Python `grpcio` here), saying so loudly.
+fn skipped() -> bool {
+    if grpcio_available() {
+        return false;
+    }
+    eprintln!(
+        "\n*** SKIPPED xds_grpcio: Python `grpcio` is not installed (pip install grpcio); \
+         .ci/run installs it, so CI always runs this test ***\n"
+    );
+    true
+}
+
 fn grpcio_available() -> bool {
     std::process::Command::new("python3")
         .args(["-c", "import grpc"])
@@ -99,11 +111,7 @@ impl Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpcio_client_follows_virtual_service_weights() -> anyhow::Result<()> {
-    if !grpcio_available() {
-        eprintln!(
-            "\n*** SKIPPED xds_grpcio: Python `grpcio` is not installed (pip install grpcio); \
-             .ci/run installs it, so CI always runs this test ***\n"
-        );
+    if skipped() {
         return Ok(());
     }
     let c = Cluster::single(&["--xds-debounce-ms", "20"]).await?;
@@ -267,11 +275,7 @@ async fn grpcio_client_follows_virtual_service_weights() -> anyhow::Result<()> {
 /// and `/v1/proxies` shows the server's LDS SYNCED.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpcio_xds_server_serves_once_its_port_is_registered() -> anyhow::Result<()> {
-    if !grpcio_available() {
-        eprintln!(
-            "\n*** SKIPPED xds_grpcio: Python `grpcio` is not installed (pip install grpcio); \
-             .ci/run installs it, so CI always runs this test ***\n"
-        );
+    if skipped() {
         return Ok(());
     }
     let c = Cluster::single(&["--xds-debounce-ms", "20"]).await?;

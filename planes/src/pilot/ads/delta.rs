@@ -29,12 +29,9 @@ use envoy_types::pb::google::protobuf::Any;
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
-use super::{identify, known_type, resource_version, Ads, Packed, Snapshot};
-use crate::pilot::autoreg::Registered;
+use super::{known_type, resource_version, Ads, Packed, Peer, Snapshot};
 use crate::pilot::scope::ProxyIdentity;
-use crate::pilot::status::{
-    now_ms, rfc3339, short_type, Nack, ProxyStatus, PushStatus, TypeStatus,
-};
+use crate::pilot::status::{now_ms, rfc3339, short_type, Nack, TypeStatus};
 use crate::pilot::xds::{CLUSTER, ENDPOINT, LISTENER, ROUTE};
 
 /// Resource bytes per response before a push is split.
@@ -136,22 +133,12 @@ impl Subscription {
 
 /// One stream.
 struct Session {
-    status: Arc<PushStatus>,
-    me: ProxyStatus,
+    peer: Peer,
     nonces: u64,
     tx: Tx,
     subs: BTreeMap<&'static str, Subscription>,
     /// Per type URL: when this istiod saw the earliest change pushed and not yet ACKed.
     waiting: BTreeMap<&'static str, Instant>,
-    _registered: Option<Registered>,
-    /// Who the proxy is (namespace, labels, address): scopes what it is sent.
-    identity: ProxyIdentity,
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        self.status.disconnect(self.me.connection);
-    }
 }
 
 /// Serves one stream until the proxy or this istiod ends it.
@@ -162,31 +149,20 @@ pub(super) async fn serve(
     tx: Tx,
 ) {
     let mut snapshots = ads.snapshots.clone();
-    let me = ads.status.connect(peer, "delta");
     let mut s = Session {
-        status: ads.status.clone(),
-        me,
+        peer: Peer::connect(&ads, peer, "delta"),
         nonces: 0,
         tx,
         subs: BTreeMap::new(),
         waiting: BTreeMap::new(),
-        _registered: None,
-        identity: ProxyIdentity::default(),
     };
     loop {
         tokio::select! {
             req = inbound.message() => match req {
                 Ok(Some(r)) => {
-                    if s.me.id.is_empty() {
-                        if let Some(node) = &r.node {
-                            match identify(&mut s.me, &mut s.identity, node, ads.autoreg.as_ref()).await {
-                                Ok(reg) => s._registered = reg,
-                                Err(e) => {
-                                    let _ = s.tx.send(Err(e)).await;
-                                    return;
-                                }
-                            }
-                        }
+                    if let Err(e) = s.peer.identify(r.node.as_ref(), ads.autoreg.as_ref()).await {
+                        let _ = s.tx.send(Err(e)).await;
+                        return;
                     }
                     let snap = snapshots.borrow_and_update().clone();
                     if let Err(e) = s.request(&snap, r).await {
@@ -229,8 +205,8 @@ impl Session {
         let start = Instant::now();
         let short = short_type(type_url);
         let Some(sub) = self.subs.get_mut(type_url) else { return true };
-        let Some(st) = self.me.types.get_mut(short) else { return true };
-        let target = sub.target(snap, type_url, &self.identity);
+        let Some(st) = self.peer.me.types.get_mut(short) else { return true };
+        let target = sub.target(snap, type_url, &self.peer.identity);
         let first = st.sent_nonce.is_none();
         if !first && Arc::ptr_eq(&target, &sub.known) && absent.is_empty() {
             return true;
@@ -313,8 +289,8 @@ impl Session {
         if let (Some(at), None) = (snap.changed_at, &initial) {
             self.waiting.entry(type_url).or_insert(at);
         }
-        self.status.pushed(type_url, start.elapsed());
-        self.status.publish_type(&self.me, short);
+        self.peer.status.pushed(type_url, start.elapsed());
+        self.peer.status.publish_type(&self.peer.me, short);
         ok
     }
 
@@ -335,16 +311,16 @@ impl Session {
         let short = short_type(type_url);
         let new = !self.subs.contains_key(type_url);
         let sub = self.subs.entry(type_url).or_default();
-        let st = self
-            .me
-            .types
-            .entry(short.to_owned())
-            .or_insert_with(|| TypeStatus { type_url: type_url.to_owned(), ..Default::default() });
+        let st =
+            self.peer.me.types.entry(short.to_owned()).or_insert_with(|| TypeStatus {
+                type_url: type_url.to_owned(),
+                ..Default::default()
+            });
         if !r.response_nonce.is_empty() {
             if let Some(version) = sub.in_flight.remove(&r.response_nonce) {
                 match &r.error_detail {
                     Some(e) => {
-                        tracing::warn!(node = %self.me.id, type_url, error = %e.message, "xDS NACK");
+                        tracing::warn!(node = %self.peer.me.id, type_url, error = %e.message, "xDS NACK");
                         st.last_nack = Some(Nack {
                             version,
                             nonce: r.response_nonce.clone(),
@@ -352,7 +328,7 @@ impl Session {
                             time: rfc3339(now_ms()),
                         });
                         sub.nacked = true;
-                        self.status.nacked(type_url);
+                        self.peer.status.nacked(type_url);
                     }
                     None if sub.in_flight.is_empty() && !sub.nacked => {
                         st.revision = version.parse().ok();
@@ -360,7 +336,7 @@ impl Session {
                         st.acked_at = Some(rfc3339(now_ms()));
                         st.last_nack = None;
                         if let Some(at) = self.waiting.remove(type_url) {
-                            self.status.converged(at.elapsed());
+                            self.peer.status.converged(at.elapsed());
                         }
                     }
                     None => {}
@@ -410,7 +386,7 @@ impl Session {
         let absent: Vec<String> = added
             .into_iter()
             .filter(|n| {
-                snap.select_for(type_url, std::slice::from_ref(n), &self.identity).is_empty()
+                snap.select_for(type_url, std::slice::from_ref(n), &self.peer.identity).is_empty()
             })
             .collect();
         let initial = (new && !r.initial_resource_versions.is_empty())
@@ -418,7 +394,7 @@ impl Session {
         if !self.push(snap, type_url, initial, absent).await {
             return Err(None);
         }
-        self.status.publish_type(&self.me, short);
+        self.peer.status.publish_type(&self.peer.me, short);
         Ok(())
     }
 }

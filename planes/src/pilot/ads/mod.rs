@@ -329,26 +329,58 @@ pub fn resource_version(a: &Any) -> String {
     format!("{:016x}", h.finish())
 }
 
-/// What a stream learns from its proxy's first node: status identity, and the workload
-/// registration when its metadata asks for one. An error ends the stream.
-async fn identify(
-    me: &mut ProxyStatus,
-    identity: &mut ProxyIdentity,
-    node: &Node,
-    autoreg: Option<&Arc<AutoRegistry>>,
-) -> Result<Option<Registered>, Status> {
-    *identity = ProxyIdentity::from_node(node);
-    me.id = node.id.clone();
-    me.cluster = node.cluster.clone();
-    me.version = user_agent(node);
-    let Some(registry) = autoreg else { return Ok(None) };
-    let reg = Registration::from_node(node).map_err(|e| Status::invalid_argument(e.to_string()))?;
-    let Some(reg) = reg else { return Ok(None) };
-    me.workload_entry = Some(format!("{}/{}", reg.namespace, reg.entry_name()));
-    registry.register(reg).await.map(Some).map_err(|e| match e {
-        ConfigError::AutoRegistration { .. } => Status::failed_precondition(e.to_string()),
-        e => Status::unavailable(e.to_string()),
-    })
+/// What every stream keeps about its proxy: the status it publishes, who the proxy is, and its
+/// auto-registered workload (unregistered when the stream ends). Dropping it takes the proxy
+/// out of [`PushStatus`].
+pub(crate) struct Peer {
+    pub(crate) status: Arc<PushStatus>,
+    pub(crate) me: ProxyStatus,
+    /// Namespace, labels, address: scopes what the proxy is sent.
+    pub(crate) identity: ProxyIdentity,
+    registered: Option<Registered>,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.status.disconnect(self.me.connection);
+    }
+}
+
+impl Peer {
+    /// A new stream from `addr`, speaking `protocol`.
+    fn connect(ads: &Ads, addr: String, protocol: &'static str) -> Self {
+        Peer {
+            status: ads.status.clone(),
+            me: ads.status.connect(addr, protocol),
+            identity: ProxyIdentity::default(),
+            registered: None,
+        }
+    }
+
+    /// On the first request that names the node: the proxy's status identity, its scope, and
+    /// its workload registration when its metadata asks for one. An error ends the stream.
+    async fn identify(
+        &mut self,
+        node: Option<&Node>,
+        autoreg: Option<&Arc<AutoRegistry>>,
+    ) -> Result<(), Status> {
+        let Some(node) = node.filter(|_| self.me.id.is_empty()) else { return Ok(()) };
+        self.identity = ProxyIdentity::from_node(node);
+        self.me.id = node.id.clone();
+        self.me.cluster = node.cluster.clone();
+        self.me.version = user_agent(node);
+        let Some(registry) = autoreg else { return Ok(()) };
+        let reg =
+            Registration::from_node(node).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let Some(reg) = reg else { return Ok(()) };
+        self.me.workload_entry = Some(format!("{}/{}", reg.namespace, reg.entry_name()));
+        let registered = registry.register(reg).await.map_err(|e| match e {
+            ConfigError::AutoRegistration { .. } => Status::failed_precondition(e.to_string()),
+            e => Status::unavailable(e.to_string()),
+        })?;
+        self.registered = Some(registered);
+        Ok(())
+    }
 }
 
 /// `name version` of the client, from its node.

@@ -3,7 +3,6 @@
 //! proxy's next request for that type ACKs (version, nonce) or NACKs (`error_detail`) it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
@@ -11,34 +10,19 @@ use envoy_types::pb::google::protobuf::Any;
 use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 
-use super::{identify, same, Ads, Snapshot};
-use crate::pilot::autoreg::Registered;
-use crate::pilot::scope::ProxyIdentity;
-use crate::pilot::status::{
-    now_ms, rfc3339, short_type, Nack, ProxyStatus, PushStatus, TypeStatus,
-};
+use super::{same, Ads, Peer, Snapshot};
+use crate::pilot::status::{now_ms, rfc3339, short_type, Nack, TypeStatus};
 use crate::pilot::xds::{CLUSTER, ENDPOINT, LISTENER, ROUTE};
 
 type Tx = mpsc::Sender<Result<DiscoveryResponse, Status>>;
 
 /// One stream: its published state, and the changes it pushed that await an ACK.
 struct Session {
-    status: Arc<PushStatus>,
-    me: ProxyStatus,
+    peer: Peer,
     nonces: u64,
     tx: Tx,
     /// Per type URL: when this istiod saw the earliest change pushed and not yet ACKed.
     waiting: BTreeMap<String, Instant>,
-    /// The proxy's auto-registered workload, unregistered when the stream ends.
-    _registered: Option<Registered>,
-    /// Who the proxy is (namespace, labels, address): scopes what it is sent.
-    identity: ProxyIdentity,
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        self.status.disconnect(self.me.connection);
-    }
 }
 
 /// Serves one stream until the proxy or this istiod ends it.
@@ -49,30 +33,19 @@ pub(super) async fn serve(
     tx: Tx,
 ) {
     let mut snapshots = ads.snapshots.clone();
-    let me = ads.status.connect(peer, "sotw");
     let mut s = Session {
-        status: ads.status.clone(),
-        me,
+        peer: Peer::connect(&ads, peer, "sotw"),
         nonces: 0,
         tx,
         waiting: BTreeMap::new(),
-        _registered: None,
-        identity: ProxyIdentity::default(),
     };
     loop {
         tokio::select! {
             req = inbound.message() => match req {
                 Ok(Some(r)) => {
-                    if s.me.id.is_empty() {
-                        if let Some(node) = &r.node {
-                            match identify(&mut s.me, &mut s.identity, node, ads.autoreg.as_ref()).await {
-                                Ok(reg) => s._registered = reg,
-                                Err(e) => {
-                                    let _ = s.tx.send(Err(e)).await;
-                                    return;
-                                }
-                            }
-                        }
+                    if let Err(e) = s.peer.identify(r.node.as_ref(), ads.autoreg.as_ref()).await {
+                        let _ = s.tx.send(Err(e)).await;
+                        return;
                     }
                     let snap = snapshots.borrow_and_update().clone();
                     if !s.request(&snap, r).await {
@@ -102,8 +75,8 @@ impl Session {
     /// `force`). Returns false when the stream is gone.
     async fn push(&mut self, snap: &Snapshot, type_url: &str, force: bool) -> bool {
         let start = Instant::now();
-        let Some(st) = self.me.types.get_mut(short_type(type_url)) else { return true };
-        let resources = snap.select_for(type_url, &st.subscribed, &self.identity);
+        let Some(st) = self.peer.me.types.get_mut(short_type(type_url)) else { return true };
+        let resources = snap.select_for(type_url, &st.subscribed, &self.peer.identity);
         if !force && same(&resources, &st.sent) {
             return true;
         }
@@ -126,8 +99,8 @@ impl Session {
             self.waiting.entry(type_url.to_owned()).or_insert(at);
         }
         let ok = self.tx.send(Ok(resp)).await.is_ok();
-        self.status.pushed(type_url, start.elapsed());
-        self.status.publish_type(&self.me, short_type(type_url));
+        self.peer.status.pushed(type_url, start.elapsed());
+        self.peer.status.publish_type(&self.peer.me, short_type(type_url));
         ok
     }
 
@@ -138,11 +111,10 @@ impl Session {
             r.resource_names.iter().filter(|n| n.as_str() != "*").cloned().collect();
         names.sort();
         names.dedup();
-        let st = self
-            .me
-            .types
-            .entry(short_type(&r.type_url).to_owned())
-            .or_insert_with(|| TypeStatus { type_url: r.type_url.clone(), ..Default::default() });
+        let st =
+            self.peer.me.types.entry(short_type(&r.type_url).to_owned()).or_insert_with(|| {
+                TypeStatus { type_url: r.type_url.clone(), ..Default::default() }
+            });
         let first = st.sent_nonce.is_none() && r.response_nonce.is_empty();
         if !r.response_nonce.is_empty() {
             if Some(&r.response_nonce) != st.sent_nonce.as_ref() {
@@ -151,14 +123,14 @@ impl Session {
             }
             match &r.error_detail {
                 Some(e) => {
-                    tracing::warn!(node = %self.me.id, type_url = %r.type_url, error = %e.message, "xDS NACK");
+                    tracing::warn!(node = %self.peer.me.id, type_url = %r.type_url, error = %e.message, "xDS NACK");
                     st.last_nack = Some(Nack {
                         version: st.sent_version.clone().unwrap_or_default(),
                         nonce: r.response_nonce.clone(),
                         message: e.message.clone(),
                         time: rfc3339(now_ms()),
                     });
-                    self.status.nacked(&r.type_url);
+                    self.peer.status.nacked(&r.type_url);
                 }
                 None => {
                     st.revision = r.version_info.parse().ok();
@@ -166,7 +138,7 @@ impl Session {
                     st.acked_at = Some(rfc3339(now_ms()));
                     st.last_nack = None;
                     if let Some(at) = self.waiting.remove(&r.type_url) {
-                        self.status.converged(at.elapsed());
+                        self.peer.status.converged(at.elapsed());
                     }
                 }
             }
@@ -176,7 +148,7 @@ impl Session {
         if first || changed {
             return self.push(snap, &r.type_url, true).await;
         }
-        self.status.publish_type(&self.me, short_type(&r.type_url));
+        self.peer.status.publish_type(&self.peer.me, short_type(&r.type_url));
         true
     }
 }
