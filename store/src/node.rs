@@ -188,6 +188,44 @@ pub struct StoreNode {
     log_io: Arc<crate::log_store::LogIoStats>,
     /// Txn commands this member proposes as leader, grouped into log entries ([`proposer`]).
     proposals: mpsc::UnboundedSender<Proposal>,
+    /// Linearizable reads this member serves as leader, sharing ReadIndex rounds
+    /// ([`read_indexer`]).
+    read_indexes: mpsc::UnboundedSender<tokio::sync::oneshot::Sender<ReadIndex>>,
+}
+
+/// The outcome of one ReadIndex round, for each read that waited on it.
+#[derive(Clone, Debug)]
+enum ReadIndex {
+    /// Reads may be served once this index is applied.
+    At(u64),
+    /// This member is not (or no longer) the leader.
+    NotLeader(String),
+    /// The round failed.
+    Failed(String),
+}
+
+/// Shares ReadIndex rounds between concurrent linearizable reads. A round confirms leadership
+/// with a quorum; every read queued before a round starts may use its index, because that
+/// index was read after the read arrived (the ReadIndex rule). So one round serves every read
+/// that queued while the previous one ran.
+async fn read_indexer(
+    raft: Raft<TypeConfig>,
+    mut rx: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<ReadIndex>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut waiters = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            waiters.push(more);
+        }
+        let outcome = match raft.get_read_log_id().await {
+            Ok((read, _)) => ReadIndex::At(read.map_or(0, |l| l.index)),
+            Err(RaftError::APIError(e)) => ReadIndex::NotLeader(e.to_string()),
+            Err(e) => ReadIndex::Failed(e.to_string()),
+        };
+        for w in waiters {
+            let _ = w.send(outcome.clone());
+        }
+    }
 }
 
 /// A txn command to propose, and where its outcome goes: the response and the log index of
@@ -345,6 +383,8 @@ impl StoreNode {
             .map_err(|e| StoreError::Raft(e.to_string()))?;
         let (proposals, rx) = mpsc::unbounded_channel();
         tokio::spawn(proposer(raft.clone(), cfg.id, rx));
+        let (read_indexes, rx) = mpsc::unbounded_channel();
+        tokio::spawn(read_indexer(raft.clone(), rx));
         let node = Arc::new(Self {
             cfg,
             raft,
@@ -355,6 +395,7 @@ impl StoreNode {
             leader_changes: AtomicU64::new(0),
             log_io,
             proposals,
+            read_indexes,
         });
         tokio::spawn(Self::observe(Arc::downgrade(&node), node.raft.metrics()));
         tokio::spawn(Self::compactor(Arc::downgrade(&node)));
@@ -699,11 +740,11 @@ impl StoreNode {
         let index = self
             .with_leader(|leader, addr| async move {
                 if leader == self.cfg.id {
-                    return Ok(match self.raft.get_read_log_id().await {
-                        Ok((read, _)) => Attempt::Done(read.map_or(0, |l| l.index)),
-                        Err(RaftError::APIError(e)) => Attempt::Retry(e.to_string()),
-                        Err(e) => return Err(StoreError::Raft(e.to_string())),
-                    });
+                    return match self.read_index().await {
+                        ReadIndex::At(i) => Ok(Attempt::Done(i)),
+                        ReadIndex::NotLeader(m) => Ok(Attempt::Retry(m)),
+                        ReadIndex::Failed(m) => Err(StoreError::Raft(m)),
+                    };
                 }
                 match self
                     .peers
@@ -725,6 +766,15 @@ impl StoreNode {
             })
             .await?;
         self.wait_applied(index).await
+    }
+
+    /// One ReadIndex, as leader, from a round shared with concurrent reads.
+    async fn read_index(&self) -> ReadIndex {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.read_indexes.send(tx).is_err() {
+            return ReadIndex::Failed("the read indexer has stopped".into());
+        }
+        rx.await.unwrap_or_else(|_| ReadIndex::Failed("the read indexer has stopped".into()))
     }
 
     /// Reads one resource at the given consistency.
@@ -846,12 +896,10 @@ impl StoreNode {
                 Ok(Attempt::Retry(_)) => Err(ForwardError::NotLeader),
                 Err(e) => Err(ForwardError::Failed(e.to_string())),
             },
-            Forward::ReadIndex => match self.raft.get_read_log_id().await {
-                Ok((read, _)) => Ok(ForwardReply::ReadIndex(read.map_or(0, |l| l.index))),
-                Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(
-                    _,
-                ))) => Err(ForwardError::NotLeader),
-                Err(e) => Err(ForwardError::Failed(e.to_string())),
+            Forward::ReadIndex => match self.read_index().await {
+                ReadIndex::At(i) => Ok(ForwardReply::ReadIndex(i)),
+                ReadIndex::NotLeader(_) => Err(ForwardError::NotLeader),
+                ReadIndex::Failed(m) => Err(ForwardError::Failed(m)),
             },
             Forward::AddMember { id, addr } => {
                 let m = self.raft.metrics().borrow().clone();
