@@ -390,6 +390,11 @@ impl Cluster {
         Err(ChaosError::Process("no member answers /v1/cluster".into()))
     }
 
+    /// Waits until some member reports a leader; returns it.
+    pub async fn wait_leader(&self, timeout: Duration) -> Result<u64, ChaosError> {
+        poll_until(timeout, "leader", || async { Ok(self.leader().await) }).await
+    }
+
     /// The current leader, if a running member knows one.
     pub async fn leader(&self) -> Option<u64> {
         let client = http_client().ok()?;
@@ -439,6 +444,26 @@ fn dial_for(net: &FaultNet, id: u64) -> String {
 }
 
 /// The HTTP client chaos uses for control requests (short timeouts).
+/// Polls `f` every 25 ms until it yields a value, or fails with [`ChaosError::Liveness`] naming
+/// `what` once `timeout` has passed (or at once with `f`'s own error): the one way this crate
+/// and the benches wait on state they can only observe from outside a process.
+pub async fn poll_until<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> Result<T, ChaosError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, ChaosError>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await? {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            return Err(ChaosError::Liveness(format!("no {what} within {timeout:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 pub fn http_client() -> Result<reqwest::Client, ChaosError> {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(2))

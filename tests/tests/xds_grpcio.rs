@@ -98,9 +98,19 @@ impl Client {
         Ok(Client { child, lines })
     }
 
+    /// `n` calls that fail fast when the channel is not ready.
     async fn call(&mut self, n: u32) -> anyhow::Result<Value> {
+        self.command(&format!("call {n}")).await
+    }
+
+    /// `n` calls that each wait (up to 20 s) for the channel to become ready.
+    async fn call_when_ready(&mut self, n: u32) -> anyhow::Result<Value> {
+        self.command(&format!("ready {n}")).await
+    }
+
+    async fn command(&mut self, line: &str) -> anyhow::Result<Value> {
         let stdin = self.child.stdin.as_mut().context("client stdin")?;
-        stdin.write_all(format!("call {n}\n").as_bytes()).await?;
+        stdin.write_all(format!("{line}\n").as_bytes()).await?;
         stdin.flush().await?;
         let line = tokio::time::timeout(Duration::from_secs(60), self.lines.next_line())
             .await??
@@ -324,17 +334,9 @@ async fn grpcio_xds_server_serves_once_its_port_is_registered() -> anyhow::Resul
         server_lds(v).is_some_and(|l| l["status"] == "SYNCED" && l["resources"] == 1)
     })
     .await?;
-    // A fresh channel (the first one may sit in connection backoff): calls are served.
-    let mut fresh = Client::spawn(&format!("127.0.0.1:{port}"), &bootstrap)?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = fresh.call(1).await?;
-        if r["X"] == 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the xDS server never served: {r}");
-        // The channel's reconnect backoff, not a guess at timing: the next call waits on it.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Calls that wait for the channel to be ready (through gRPC's connection backoff) are
+    // served.
+    let r = direct.call_when_ready(1).await?;
+    assert_eq!(r["X"], 1, "the xDS server serves once its listener is pushed: {r}");
     Ok(())
 }

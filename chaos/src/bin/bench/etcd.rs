@@ -5,10 +5,12 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use istio_chaos::cluster::free_addr;
+use istio_chaos::cluster::poll_until;
+use istio_chaos::ChaosError;
 
 /// etcd's v3 KV messages and client (the subset the bench uses).
 pub mod pb {
@@ -85,23 +87,27 @@ impl EtcdCluster {
     /// Polls every member's `/health` until all say `true` (30 s deadline).
     async fn wait_healthy(&mut self) -> Result<()> {
         let http = istio_chaos::cluster::http_client()?;
-        let deadline = Instant::now() + Duration::from_secs(30);
         for i in 0..self.clients.len() {
-            loop {
-                if let Some(st) = self.children[i].try_wait()? {
-                    bail!("etcd member {i} exited with {st}:\n{}", self.log_tail(i));
-                }
-                let url = format!("http://{}/health", self.clients[i]);
-                if let Ok(r) = http.get(&url).send().await {
-                    let body: serde_json::Value = r.json().await.unwrap_or_default();
-                    if body["health"] == "true" {
-                        break;
+            let url = format!("http://{}/health", self.clients[i]);
+            let what = format!("healthy etcd member {i}");
+            let children = &mut self.children;
+            let healthy = poll_until(Duration::from_secs(30), &what, || {
+                let exited = children[i].try_wait();
+                let (http, url) = (&http, &url);
+                async move {
+                    if let Some(st) = exited? {
+                        return Err(ChaosError::Process(format!(
+                            "etcd member {i} exited with {st}"
+                        )));
                     }
+                    let Ok(r) = http.get(url).send().await else { return Ok(None) };
+                    let body: serde_json::Value = r.json().await.unwrap_or_default();
+                    Ok((body["health"] == "true").then_some(()))
                 }
-                if Instant::now() > deadline {
-                    bail!("etcd member {i} not healthy within 30 s:\n{}", self.log_tail(i));
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+            })
+            .await;
+            if let Err(e) = healthy {
+                bail!("{e}:\n{}", self.log_tail(i));
             }
         }
         Ok(())

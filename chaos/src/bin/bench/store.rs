@@ -484,7 +484,7 @@ async fn run_ours(
         direct: !args.via_faultnet,
     };
     let mut cluster = Cluster::start(cfg, nodes).await?;
-    wait_leader(&cluster).await?;
+    cluster.wait_leader(Duration::from_secs(30)).await?;
     let endpoints = match api {
         Api::Grpc => Endpoints::Grpc(cluster.nodes.values().map(|n| n.grpc.to_string()).collect()),
         Api::Http => Endpoints::Http(cluster.nodes.values().map(|n| n.http.to_string()).collect()),
@@ -497,18 +497,6 @@ async fn run_ours(
     cluster.shutdown();
     let _ = std::fs::remove_dir_all(&root);
     res
-}
-
-/// Waits (30 s deadline) until some member reports a leader.
-async fn wait_leader(cluster: &Cluster) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while cluster.leader().await.is_none() {
-        if Instant::now() > deadline {
-            bail!("no leader within 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
 }
 
 async fn run_etcd(args: &StoreArgs, nodes: u64, run: usize, out: &mut Vec<Sample>) -> Result<()> {

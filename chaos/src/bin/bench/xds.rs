@@ -7,8 +7,8 @@
 //! measures commit (the write's response) → each client's ACK of the EDS push carrying it,
 //! and prints p50/p99 over every (client, round), p50/max of the per-round "all ACKed" time,
 //! and istiod's RSS before and after the clients connect (per proxy). Clients and istiod
-//! share this machine's cores; the numbers include that. `--hold-secs` keeps the clients
-//! connected that long after the RSS is read, to inspect istiod's memory there (heap profilers,
+//! share this machine's cores; the numbers include that. `--hold` keeps the clients
+//! connected after the RSS is read, until Ctrl-C, to inspect istiod's memory there (heap profilers,
 //! gdb, `/proc/<pid>/smaps`).
 
 use std::path::PathBuf;
@@ -55,10 +55,10 @@ pub struct XdsArgs {
     /// The istiod binary (default: next to this one).
     #[arg(long)]
     istiod: Option<PathBuf>,
-    /// Seconds to keep the clients connected after the RSS is read (istiod's pid printed),
+    /// Keep the clients connected after the RSS is read (istiod's pid printed) until Ctrl-C,
     /// for inspecting istiod's memory (smaps, gdb, heap profilers) at that point.
-    #[arg(long, default_value_t = 0)]
-    hold_secs: u64,
+    #[arg(long)]
+    hold: bool,
 }
 
 /// How simulated clients subscribe.
@@ -248,7 +248,7 @@ async fn xds_run(
     watch: usize,
     mode: Mode,
     debounce_ms: u64,
-    hold_secs: u64,
+    hold: bool,
 ) -> Result<XdsRun> {
     let root = std::env::temp_dir().join(format!("istio-bench-xds-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -321,9 +321,9 @@ async fn xds_run(
     }
     let connect = started.elapsed();
     let rss_after_kib = rss_kib(pid);
-    if hold_secs > 0 {
-        eprintln!("holding {hold_secs} s: istiod pid {pid}, RSS {rss_after_kib} KiB");
-        tokio::time::sleep(Duration::from_secs(hold_secs)).await;
+    if hold {
+        eprintln!("holding until Ctrl-C: istiod pid {pid}, RSS {rss_after_kib} KiB");
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     }
 
     let mut per_proxy = Vec::with_capacity(n * rounds);
@@ -385,7 +385,7 @@ async fn xds_run(
 
 /// Runs `bench xds` and prints its table.
 pub async fn run(args: XdsArgs) -> Result<()> {
-    let XdsArgs { clients, services, rounds, watch, mode, debounce_ms, istiod, hold_secs } = args;
+    let XdsArgs { clients, services, rounds, watch, mode, debounce_ms, istiod, hold } = args;
     let istiod = match istiod {
         Some(p) => p,
         None => istio_chaos::cluster::sibling_istiod()?,
@@ -406,7 +406,7 @@ pub async fn run(args: XdsArgs) -> Result<()> {
         "connect s"
     );
     for n in clients {
-        let r = xds_run(&istiod, n, services, rounds, watch, mode, debounce_ms, hold_secs).await?;
+        let r = xds_run(&istiod, n, services, rounds, watch, mode, debounce_ms, hold).await?;
         let per = r.rss_after_kib.saturating_sub(r.rss_before_kib) / r.clients.max(1) as u64;
         println!(
             "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>12} {:>10.1}",
