@@ -22,14 +22,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource,
 };
 use envoy_types::pb::google::protobuf::Any;
 use tokio::sync::mpsc;
-use tonic::{Status, Streaming};
+use tonic::Status;
 
-use super::{known_type, resource_version, Ads, Packed, Peer, Snapshot};
+use super::{known_type, resource_version, Packed, Peer, Protocol, Snapshot};
 use crate::pilot::scope::ProxyIdentity;
 use crate::pilot::status::{now_ms, rfc3339, short_type, Nack, TypeStatus};
 use crate::pilot::xds::{CLUSTER, ENDPOINT, LISTENER, ROUTE};
@@ -132,7 +133,7 @@ impl Subscription {
 }
 
 /// One stream.
-struct Session {
+pub(super) struct Session {
     peer: Peer,
     nonces: u64,
     tx: Tx,
@@ -141,52 +142,39 @@ struct Session {
     waiting: BTreeMap<&'static str, Instant>,
 }
 
-/// Serves one stream until the proxy or this istiod ends it.
-pub(super) async fn serve(
-    ads: Ads,
-    peer: String,
-    mut inbound: Streaming<DeltaDiscoveryRequest>,
-    tx: Tx,
-) {
-    let mut snapshots = ads.snapshots.clone();
-    let mut s = Session {
-        peer: Peer::connect(&ads, peer, "delta"),
-        nonces: 0,
-        tx,
-        subs: BTreeMap::new(),
-        waiting: BTreeMap::new(),
-    };
-    loop {
-        tokio::select! {
-            req = inbound.message() => match req {
-                Ok(Some(r)) => {
-                    if let Err(e) = s.peer.identify(r.node.as_ref(), ads.autoreg.as_ref()).await {
-                        let _ = s.tx.send(Err(e)).await;
-                        return;
-                    }
-                    let snap = snapshots.borrow_and_update().clone();
-                    if let Err(e) = s.request(&snap, r).await {
-                        if let Some(e) = e {
-                            let _ = s.tx.send(Err(e)).await;
-                        }
-                        return;
-                    }
-                }
-                Ok(None) | Err(_) => return,
-            },
-            changed = snapshots.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                let snap = snapshots.borrow_and_update().clone();
-                // Clusters before endpoints, listeners before routes (ADS ordering).
-                for t in [CLUSTER, ENDPOINT, LISTENER, ROUTE] {
-                    if !s.push(&snap, t, None, Vec::new()).await {
-                        return;
-                    }
-                }
-            }
-        }
+impl Session {
+    /// A stream for `peer`, answering on `tx`.
+    pub(super) fn new(peer: Peer, tx: Tx) -> Self {
+        Session { peer, nonces: 0, tx, subs: BTreeMap::new(), waiting: BTreeMap::new() }
+    }
+}
+
+impl Protocol for Session {
+    type Request = DeltaDiscoveryRequest;
+    type Response = DeltaDiscoveryResponse;
+
+    fn peer(&mut self) -> &mut Peer {
+        &mut self.peer
+    }
+
+    fn tx(&self) -> &Tx {
+        &self.tx
+    }
+
+    fn node(r: &DeltaDiscoveryRequest) -> Option<&Node> {
+        r.node.as_ref()
+    }
+
+    async fn handle(
+        &mut self,
+        snap: &Snapshot,
+        r: DeltaDiscoveryRequest,
+    ) -> Result<(), Option<Status>> {
+        self.request(snap, r).await
+    }
+
+    async fn push_type(&mut self, snap: &Snapshot, type_url: &'static str) -> bool {
+        self.push(snap, type_url, None, Vec::new()).await
     }
 }
 

@@ -383,6 +383,73 @@ impl Peer {
     }
 }
 
+/// One ADS protocol variant's stream, as the shared loop ([`run`]) drives it.
+trait Protocol: Send {
+    /// What the proxy sends.
+    type Request: Send + 'static;
+    /// What the stream answers.
+    type Response: Send + 'static;
+    /// The proxy's status, identity and registration.
+    fn peer(&mut self) -> &mut Peer;
+    /// Where responses (and the status that ends the stream) go.
+    fn tx(&self) -> &mpsc::Sender<Result<Self::Response, Status>>;
+    /// The node a request names, if any.
+    fn node(r: &Self::Request) -> Option<&Node>;
+    /// Handles one request; `Err(Some(status))` ends the stream with it, `Err(None)` quietly.
+    fn handle(
+        &mut self,
+        snap: &Snapshot,
+        r: Self::Request,
+    ) -> impl std::future::Future<Output = Result<(), Option<Status>>> + Send;
+    /// Pushes what `snap` changed for `type_url`; false when the stream is gone.
+    fn push_type(
+        &mut self,
+        snap: &Snapshot,
+        type_url: &'static str,
+    ) -> impl std::future::Future<Output = bool> + Send;
+}
+
+/// Serves one stream until the proxy or this istiod ends it: requests are answered against
+/// the latest snapshot (the first one that names the node also identifies the proxy), and a
+/// new snapshot is pushed type by type in ADS order (clusters before endpoints, listeners
+/// before routes).
+async fn run<S: Protocol>(mut s: S, ads: Ads, mut inbound: Streaming<S::Request>) {
+    let mut snapshots = ads.snapshots.clone();
+    loop {
+        tokio::select! {
+            req = inbound.message() => match req {
+                Ok(Some(r)) => {
+                    let ended = match s.peer().identify(S::node(&r), ads.autoreg.as_ref()).await {
+                        Err(e) => Err(Some(e)),
+                        Ok(()) => {
+                            let snap = snapshots.borrow_and_update().clone();
+                            s.handle(&snap, r).await
+                        }
+                    };
+                    if let Err(e) = ended {
+                        if let Some(e) = e {
+                            let _ = s.tx().send(Err(e)).await;
+                        }
+                        return;
+                    }
+                }
+                Ok(None) | Err(_) => return,
+            },
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let snap = snapshots.borrow_and_update().clone();
+                for t in [CLUSTER, ENDPOINT, LISTENER, ROUTE] {
+                    if !s.push_type(&snap, t).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `name version` of the client, from its node.
 fn user_agent(n: &Node) -> String {
     use envoy_types::pb::envoy::config::core::v3::node::UserAgentVersionType;
@@ -409,7 +476,8 @@ impl AggregatedDiscoveryService for Ads {
     ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
         let peer = request.remote_addr().map(|a| a.to_string()).unwrap_or_default();
         let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(sotw::serve(self.clone(), peer, request.into_inner(), tx));
+        let stream = sotw::Session::new(Peer::connect(self, peer, "sotw"), tx);
+        tokio::spawn(run(stream, self.clone(), request.into_inner()));
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 
@@ -419,7 +487,8 @@ impl AggregatedDiscoveryService for Ads {
     ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
         let peer = request.remote_addr().map(|a| a.to_string()).unwrap_or_default();
         let (tx, rx) = mpsc::channel(1);
-        tokio::spawn(delta::serve(self.clone(), peer, request.into_inner(), tx));
+        let stream = delta::Session::new(Peer::connect(self, peer, "delta"), tx);
+        tokio::spawn(run(stream, self.clone(), request.into_inner()));
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 }

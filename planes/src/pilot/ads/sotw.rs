@@ -5,19 +5,19 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use envoy_types::pb::google::protobuf::Any;
 use tokio::sync::mpsc;
-use tonic::{Status, Streaming};
+use tonic::Status;
 
-use super::{same, Ads, Peer, Snapshot};
+use super::{same, Peer, Protocol, Snapshot};
 use crate::pilot::status::{now_ms, rfc3339, short_type, Nack, TypeStatus};
-use crate::pilot::xds::{CLUSTER, ENDPOINT, LISTENER, ROUTE};
 
 type Tx = mpsc::Sender<Result<DiscoveryResponse, Status>>;
 
 /// One stream: its published state, and the changes it pushed that await an ACK.
-struct Session {
+pub(super) struct Session {
     peer: Peer,
     nonces: u64,
     tx: Tx,
@@ -25,48 +25,39 @@ struct Session {
     waiting: BTreeMap<String, Instant>,
 }
 
-/// Serves one stream until the proxy or this istiod ends it.
-pub(super) async fn serve(
-    ads: Ads,
-    peer: String,
-    mut inbound: Streaming<DiscoveryRequest>,
-    tx: Tx,
-) {
-    let mut snapshots = ads.snapshots.clone();
-    let mut s = Session {
-        peer: Peer::connect(&ads, peer, "sotw"),
-        nonces: 0,
-        tx,
-        waiting: BTreeMap::new(),
-    };
-    loop {
-        tokio::select! {
-            req = inbound.message() => match req {
-                Ok(Some(r)) => {
-                    if let Err(e) = s.peer.identify(r.node.as_ref(), ads.autoreg.as_ref()).await {
-                        let _ = s.tx.send(Err(e)).await;
-                        return;
-                    }
-                    let snap = snapshots.borrow_and_update().clone();
-                    if !s.request(&snap, r).await {
-                        return;
-                    }
-                }
-                Ok(None) | Err(_) => return,
-            },
-            changed = snapshots.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                let snap = snapshots.borrow_and_update().clone();
-                // Clusters before endpoints, listeners before routes (ADS ordering).
-                for t in [CLUSTER, ENDPOINT, LISTENER, ROUTE] {
-                    if !s.push(&snap, t, false).await {
-                        return;
-                    }
-                }
-            }
+impl Session {
+    /// A stream for `peer`, answering on `tx`.
+    pub(super) fn new(peer: Peer, tx: Tx) -> Self {
+        Session { peer, nonces: 0, tx, waiting: BTreeMap::new() }
+    }
+}
+
+impl Protocol for Session {
+    type Request = DiscoveryRequest;
+    type Response = DiscoveryResponse;
+
+    fn peer(&mut self) -> &mut Peer {
+        &mut self.peer
+    }
+
+    fn tx(&self) -> &Tx {
+        &self.tx
+    }
+
+    fn node(r: &DiscoveryRequest) -> Option<&Node> {
+        r.node.as_ref()
+    }
+
+    async fn handle(&mut self, snap: &Snapshot, r: DiscoveryRequest) -> Result<(), Option<Status>> {
+        if self.request(snap, r).await {
+            Ok(())
+        } else {
+            Err(None)
         }
+    }
+
+    async fn push_type(&mut self, snap: &Snapshot, type_url: &'static str) -> bool {
+        self.push(snap, type_url, false).await
     }
 }
 
