@@ -78,6 +78,23 @@ fn virtual_service(v1: i32, v2: i32) -> Value {
     })
 }
 
+/// The DestinationRule `default/echo` with subsets v1 and v2 and `traffic_policy` (none when
+/// empty).
+fn destination_rule(traffic_policy: Value) -> Value {
+    let mut spec = json!({"host": "echo.example.com", "subsets": [
+        {"name": "v1", "labels": {"version": "v1"}},
+        {"name": "v2", "labels": {"version": "v2"}},
+    ]});
+    if traffic_policy.as_object().is_some_and(|o| !o.is_empty()) {
+        spec["trafficPolicy"] = traffic_policy;
+    }
+    json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+        "metadata": {"name": "echo", "namespace": "default"},
+        "spec": spec,
+    })
+}
+
 struct Client {
     child: Child,
     lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
@@ -157,18 +174,7 @@ async fn grpcio_client_follows_virtual_service_weights() -> anyhow::Result<()> {
         }),
     )
     .await?;
-    put(
-        "destinationrules/echo",
-        json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": {"name": "echo", "namespace": "default"},
-            "spec": {"host": "echo.example.com", "subsets": [
-                {"name": "v1", "labels": {"version": "v1"}},
-                {"name": "v2", "labels": {"version": "v2"}},
-            ]},
-        }),
-    )
-    .await?;
+    put("destinationrules/echo", destination_rule(json!({}))).await?;
     put("virtualservices/echo", virtual_service(100, 0)).await?;
 
     let bootstrap = json!({
@@ -207,17 +213,10 @@ async fn grpcio_client_follows_virtual_service_weights() -> anyhow::Result<()> {
     // calling.
     put(
         "destinationrules/echo",
-        json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": {"name": "echo", "namespace": "default"},
-            "spec": {"host": "echo.example.com",
-                     "trafficPolicy": {"loadBalancer": {"simple": "RANDOM"},
-                                       "connectionPool": {"http": {"http2MaxRequests": 1000}}},
-                     "subsets": [
-                {"name": "v1", "labels": {"version": "v1"}},
-                {"name": "v2", "labels": {"version": "v2"}},
-            ]},
-        }),
+        destination_rule(json!({
+            "loadBalancer": {"simple": "RANDOM"},
+            "connectionPool": {"http": {"http2MaxRequests": 1000}},
+        })),
     )
     .await?;
     let dr: Value = c
@@ -251,17 +250,9 @@ async fn grpcio_client_follows_virtual_service_weights() -> anyhow::Result<()> {
     // A push the client rejects shows up as a NACK in /v1/proxies.
     put(
         "destinationrules/echo",
-        json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": {"name": "echo", "namespace": "default"},
-            "spec": {"host": "echo.example.com",
-                     "trafficPolicy": {"loadBalancer": {"consistentHash": {
-                         "httpHeaderName": "x-user", "maglev": {"tableSize": 65537}}}},
-                     "subsets": [
-                {"name": "v1", "labels": {"version": "v1"}},
-                {"name": "v2", "labels": {"version": "v2"}},
-            ]},
-        }),
+        destination_rule(json!({"loadBalancer": {"consistentHash": {
+            "httpHeaderName": "x-user", "maglev": {"tableSize": 65537},
+        }}})),
     )
     .await?;
     let v = c

@@ -128,13 +128,9 @@ async fn client(
     }
     let listeners: Vec<String> =
         services.iter().map(|i| format!("svc{i}.bench.example.com:8080")).collect();
-    let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))?
-        .connect_timeout(Duration::from_secs(30))
-        .connect()
-        .await?;
-    let mut ads = AggregatedDiscoveryServiceClient::new(channel);
+    let mut ads = ads_client(&grpc).await?;
     let (tx, rx) = mpsc::channel(4);
-    let node = XdsNode { id: format!("bench-{id}"), cluster: "bench".into(), ..Default::default() };
+    let node = bench_node(id);
     let req = |type_url: &str, names: &[String], version: String, nonce: String| DiscoveryRequest {
         node: Some(node.clone()),
         type_url: type_url.into(),
@@ -178,6 +174,22 @@ async fn client(
     Ok(())
 }
 
+/// An ADS client on its own HTTP/2 connection to `grpc`.
+async fn ads_client(
+    grpc: &str,
+) -> Result<AggregatedDiscoveryServiceClient<tonic::transport::Channel>> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))?
+        .connect_timeout(Duration::from_secs(30))
+        .connect()
+        .await?;
+    Ok(AggregatedDiscoveryServiceClient::new(channel))
+}
+
+/// Simulated proxy `id`'s node.
+fn bench_node(id: usize) -> XdsNode {
+    XdsNode { id: format!("bench-{id}"), cluster: "bench".into(), ..Default::default() }
+}
+
 /// [`client`] over delta ADS: wildcard CDS, named EDS; ACKs every response by nonce.
 async fn delta_client(
     id: usize,
@@ -186,13 +198,9 @@ async fn delta_client(
     acks: mpsc::UnboundedSender<Ack>,
     ready: watch::Sender<Ready>,
 ) -> Result<()> {
-    let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))?
-        .connect_timeout(Duration::from_secs(30))
-        .connect()
-        .await?;
-    let mut ads = AggregatedDiscoveryServiceClient::new(channel);
+    let mut ads = ads_client(&grpc).await?;
     let (tx, rx) = mpsc::channel(4);
-    let node = XdsNode { id: format!("bench-{id}"), cluster: "bench".into(), ..Default::default() };
+    let node = bench_node(id);
     tx.send(DeltaDiscoveryRequest { node: Some(node), type_url: CDS.into(), ..Default::default() })
         .await?;
     tx.send(DeltaDiscoveryRequest {
