@@ -109,7 +109,7 @@ pub fn read_all(r: &mut impl Read) -> Result<Vec<Record>, StoreError> {
 
 /// Seeds a new data directory from an export (refuses a directory that already has data).
 pub fn restore(records: &[Record], data_dir: &Path) -> Result<crate::AppliedState, StoreError> {
-    if data_dir.join("sled").exists() {
+    if data_dir.join("sled").exists() || data_dir.join("raft-log").exists() {
         return Err(StoreError::Invalid(format!(
             "{} already holds a store; restore only into a new data directory",
             data_dir.display()

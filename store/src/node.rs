@@ -356,7 +356,7 @@ impl StoreNode {
             .cache_capacity(256 << 20)
             .flush_every_ms(Some(1000))
             .open()?;
-        let log = LogStore::open(&db)?;
+        let log = LogStore::open(&db, &cfg.data_dir.join("raft-log"))?;
         let log_io = log.stats();
         let sm = StateMachine::open(&db)?;
         let shared = sm.shared();

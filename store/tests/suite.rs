@@ -1,4 +1,5 @@
-//! openraft's storage conformance suite against the sled log store and state machine.
+//! openraft's storage conformance suite against the file-backed log store and the sled state
+//! machine.
 
 use istio_store::log_store::LogStore;
 use istio_store::state_machine::StateMachine;
@@ -14,11 +15,12 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Sle
     ) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<NodeId>> {
         let dir = tempfile::tempdir().map_err(|e| StorageIOError::write(&e))?;
         let db = sled::Config::new()
-            .path(dir.path())
+            .path(dir.path().join("sled"))
             .temporary(true)
             .open()
             .map_err(|e| StorageIOError::write(&e))?;
-        let log = LogStore::open(&db).map_err(|e| StorageIOError::write(&e))?;
+        let log = LogStore::open(&db, &dir.path().join("raft-log"))
+            .map_err(|e| StorageIOError::write(&e))?;
         let sm = StateMachine::open(&db).map_err(|e| StorageIOError::write(&e))?;
         Ok((dir, log, sm))
     }
