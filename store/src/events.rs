@@ -12,6 +12,7 @@
 use crate::borrowed::EventRef;
 use crate::codec::{decode, FORMAT_VERSION};
 use crate::error::StoreError;
+use crate::pending::{Get, Pending};
 use crate::types::{Event, Revision};
 
 /// Key prefix of single events.
@@ -114,15 +115,16 @@ pub(crate) fn missing(rev: Revision, current: Revision) -> StoreError {
 }
 
 /// Reads events by revision, keeping the last sealed chunk it loaded, so sequential reads do
-/// one lookup per chunk.
-pub(crate) struct Reader<'t> {
-    tree: &'t sled::Tree,
+/// one lookup per chunk. Reads the tree, or (while an entry applies) the tree with the entry's
+/// pending writes over it.
+pub(crate) struct Reader<'t, S: Get + ?Sized = sled::Tree> {
+    tree: &'t S,
     /// The chunk number last looked up and its sealed value, if it had one.
     cached: Option<(u64, Option<Sealed>)>,
 }
 
-impl<'t> Reader<'t> {
-    pub(crate) fn new(tree: &'t sled::Tree) -> Self {
+impl<'t, S: Get + ?Sized> Reader<'t, S> {
+    pub(crate) fn new(tree: &'t S) -> Self {
         Reader { tree, cached: None }
     }
 
@@ -134,7 +136,7 @@ impl<'t> Reader<'t> {
     ) -> Result<Option<T>, StoreError> {
         let chunk = rev / CHUNK;
         if self.cached.as_ref().map(|(c, _)| *c) != Some(chunk) {
-            let sealed = self.tree.get(sealed_key(chunk))?.map(parse_chunk).transpose()?;
+            let sealed = self.tree.get(&sealed_key(chunk))?.map(parse_chunk).transpose()?;
             self.cached = Some((chunk, sealed));
         }
         match &self.cached {
@@ -148,7 +150,7 @@ impl<'t> Reader<'t> {
                     None => Ok(None),
                 }
             }
-            _ => match self.tree.get(single_key(rev))? {
+            _ => match self.tree.get(&single_key(rev))? {
                 Some(v) => f(&v).map(Some),
                 None => Ok(None),
             },
@@ -181,21 +183,21 @@ impl<'t> Reader<'t> {
     }
 }
 
-/// Adds the event `rev` (encoded) to `batch`, sealing its chunk if `rev` is the chunk's last
-/// revision. Events `<= compact` are gone and are not sealed.
+/// Adds the event `rev` (encoded) to the pending writes, sealing its chunk if `rev` is the
+/// chunk's last revision (reading the chunk's other events through `pending`, so those written
+/// earlier in the same entry are found). Events `<= compact` are gone and are not sealed.
 pub(crate) fn append(
-    tree: &sled::Tree,
-    batch: &mut sled::Batch,
+    pending: &mut Pending,
     compact: Revision,
     rev: Revision,
     encoded: Vec<u8>,
 ) -> Result<(), StoreError> {
     if (rev + 1) % CHUNK != 0 {
-        batch.insert(single_key(rev), encoded);
+        pending.insert(single_key(rev), encoded);
         return Ok(());
     }
     let first = (rev / CHUNK * CHUNK).max(compact + 1);
-    let mut reader = Reader::new(tree);
+    let mut reader = Reader::new(&*pending);
     let mut held = Vec::with_capacity((rev - first) as usize);
     for r in first..rev {
         match reader.bytes(r)? {
@@ -207,25 +209,27 @@ pub(crate) fn append(
                 })
             }
         }
-        batch.remove(single_key(r));
+    }
+    for r in first..rev {
+        pending.remove(single_key(r));
     }
     let mut all: Vec<&[u8]> = held.iter().map(Vec::as_slice).collect();
     all.push(&encoded);
-    batch.insert(sealed_key(rev / CHUNK), encode_chunk(first, &all));
+    pending.insert(sealed_key(rev / CHUNK), encode_chunk(first, &all));
     Ok(())
 }
 
-/// Removes from `batch` every event in `(from, to]`: their singles, and each chunk that lies
-/// wholly at or below `to`.
-pub(crate) fn remove_through(batch: &mut sled::Batch, from: Revision, to: Revision) {
+/// Removes every event in `(from, to]`: their singles, and each chunk that lies wholly at or
+/// below `to`.
+pub(crate) fn remove_through(pending: &mut Pending, from: Revision, to: Revision) {
     for r in from + 1..=to {
-        batch.remove(single_key(r));
+        pending.remove(single_key(r));
     }
     let last_whole =
         if (to + 1) % CHUNK == 0 { Some(to / CHUNK) } else { (to / CHUNK).checked_sub(1) };
     if let Some(last_whole) = last_whole {
         for c in (from + 1) / CHUNK..=last_whole {
-            batch.remove(sealed_key(c));
+            pending.remove(sealed_key(c));
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod export;
 pub mod log_store;
 pub mod network;
 pub mod node;
+mod pending;
 pub mod state_machine;
 pub mod types;
 

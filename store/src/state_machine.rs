@@ -17,10 +17,20 @@
 //! | `d/<request id>`         | `DedupEntry`                            |
 //! | `c/<group>\0<res>\0<ns>\0<name>` | `Resource` as of the compaction point (the checkpoint) |
 //!
+//! That includes a batch entry (`CommandOp::Batch`, the leader's group commit of concurrent
+//! txns). An entry's commands apply in order into one set of pending writes
+//! (`pending::Pending`), and every read made while applying one — its idempotency entry,
+//! preconditions and current objects, the events a chunk seal gathers, a compaction's events
+//! and idempotency entries — goes through it, so each command sees what the ones before it
+//! wrote. The `m/` keys are written once per entry, at the end, from the in-memory summary
+//! (`Inner`). An entry that fails with a store error writes nothing and leaves the summary as
+//! it was; a txn that fails (precondition, missing delete target) writes only its idempotency
+//! entry and consumes no revision.
+//!
 //! Installing a snapshot writes a fresh generation, flushes it, then flips the pointer in
 //! `sm_pointer`, so a crash mid-install leaves the old state intact.
 
-use std::collections::HashMap;
+use std::collections::{hash_map, HashMap};
 use std::io::Cursor;
 use std::sync::{Arc, RwLock};
 
@@ -32,12 +42,14 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use sha2::{Digest, Sha256};
+use sled::IVec;
 use tokio::sync::watch;
 
 use crate::borrowed::EventRef;
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::events;
+use crate::pending::{Get, Pending};
 use crate::types::*;
 
 const APPLIED: &[u8] = b"m/applied";
@@ -59,10 +71,50 @@ pub fn hash_hex(h: &StateHash) -> String {
     h.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// An idempotency entry; written from a borrowed outcome (`DedupEntry<&TxnOutcome>`, the same
+/// encoding), read back owned.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct DedupEntry {
+struct DedupEntry<O = TxnOutcome> {
     time_ms: i64,
-    outcome: TxnOutcome,
+    outcome: O,
+}
+
+/// [`Event`]'s encoding, written from borrowed parts (the command's strings, the txn's keys,
+/// the results and the objects they replaced) so that applying a txn copies none of them.
+/// Field for field the same as [`Event`]; `encodes_like_the_owned_types` checks the bytes.
+#[derive(Serialize)]
+struct EventOut<'a> {
+    revision: Revision,
+    time_ms: i64,
+    actor: &'a str,
+    source: &'a str,
+    request_id: &'a str,
+    verb: &'a str,
+    restores: Option<Revision>,
+    changes: Vec<ChangeOut<'a>>,
+}
+
+/// [`Change`]'s encoding, borrowed (see [`EventOut`]).
+#[derive(Serialize)]
+struct ChangeOut<'a> {
+    kind: ChangeType,
+    key: &'a ResourceKey,
+    object: Option<&'a Resource>,
+    previous: Option<&'a Resource>,
+}
+
+/// A stored resource: decoded, and the record it was decoded from (what the state hash
+/// covers, as in [`Shared::recompute_hash`]).
+struct Stored {
+    res: Resource,
+    record: IVec,
+}
+
+fn read_stored(src: &impl Get, key: &[u8]) -> Result<Option<Stored>, StoreError> {
+    match src.get(key)? {
+        Some(record) => Ok(Some(Stored { res: decode(&record, "resource")?, record })),
+        None => Ok(None),
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -156,22 +208,25 @@ impl Inner {
         self.tree.get(key)?.map(|v| decode(&v, "resource")).transpose()
     }
 
-    /// Applies one command; returns the response and the batch to commit.
+    /// Applies one command into `pending` (reading through it, so it sees the writes of the
+    /// commands applied before it in the same entry) and updates the in-memory revision, hash
+    /// and compaction point; the caller writes those and commits. On error the caller drops
+    /// `pending` and restores the summary.
     fn apply_command(
         &mut self,
         cmd: &Command,
-        batch: &mut sled::Batch,
+        pending: &mut Pending,
     ) -> Result<Response, StoreError> {
         let dedup_key = [DEDUP, cmd.request_id.as_bytes()].concat();
-        if let Some(v) = self.tree.get(&dedup_key)? {
+        if let Some(v) = pending.get(&dedup_key)? {
             let d: DedupEntry = decode(&v, "idempotency entry")?;
             return Ok(Response::Txn { outcome: d.outcome, deduplicated: true });
         }
         match &cmd.op {
             CommandOp::Txn(txn) => {
-                let outcome = self.apply_txn(cmd, txn, batch)?;
-                let entry = DedupEntry { time_ms: cmd.time_ms, outcome: outcome.clone() };
-                batch.insert(dedup_key, encode(&entry));
+                let outcome = self.apply_txn(cmd, txn, pending)?;
+                let entry = DedupEntry { time_ms: cmd.time_ms, outcome: &outcome };
+                pending.insert(dedup_key, encode(&entry));
                 Ok(Response::Txn { outcome, deduplicated: false })
             }
             CommandOp::Compact { revision, dedup_before_ms } => {
@@ -179,7 +234,7 @@ impl Inner {
                 if target > self.compact {
                     // Fold the events into the checkpoint (state at `target`), then drop them.
                     let mut fold: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
-                    let mut reader = events::Reader::new(&self.tree);
+                    let mut reader = events::Reader::new(&*pending);
                     for rev in self.compact + 1..=target {
                         for c in reader.expect(rev, self.revision)?.changes {
                             let ck =
@@ -187,22 +242,25 @@ impl Inner {
                             fold.insert(ck, c.object.map(|o| encode(&o)));
                         }
                     }
-                    events::remove_through(batch, self.compact, target);
+                    events::remove_through(pending, self.compact, target);
                     for (k, v) in fold {
                         match v {
-                            Some(v) => batch.insert(k, v),
-                            None => batch.remove(k),
+                            Some(v) => pending.insert(k, v),
+                            None => pending.remove(k),
                         }
                     }
                     self.compact = target;
-                    batch.insert(COMPACT, encode(&self.compact));
                 }
-                for item in self.tree.scan_prefix(DEDUP) {
-                    let (k, v) = item?;
-                    let d: DedupEntry = decode(&v, "idempotency entry")?;
+                let mut expired = Vec::new();
+                pending.for_each_prefix(DEDUP, |k, v| {
+                    let d: DedupEntry = decode(v, "idempotency entry")?;
                     if d.time_ms < *dedup_before_ms {
-                        batch.remove(k);
+                        expired.push(k.to_vec());
                     }
+                    Ok(())
+                })?;
+                for k in expired {
+                    pending.remove(k);
                 }
                 Ok(Response::Compacted { revision: self.compact })
             }
@@ -218,11 +276,19 @@ impl Inner {
         &mut self,
         cmd: &Command,
         txn: &Txn,
-        batch: &mut sled::Batch,
+        pending: &mut Pending,
     ) -> Result<TxnOutcome, StoreError> {
+        // The keys the preconditions read, as of before the txn; the ops reuse them.
+        let mut read: HashMap<Vec<u8>, Option<Stored>> = HashMap::new();
         for (index, cond) in txn.preconditions.iter().enumerate() {
-            let actual =
-                self.read_resource(&resource_key_bytes(cond.key()))?.map(|r| r.mod_revision);
+            let stored = match read.entry(resource_key_bytes(cond.key())) {
+                hash_map::Entry::Occupied(e) => e.into_mut(),
+                hash_map::Entry::Vacant(e) => {
+                    let s = read_stored(pending, e.key())?;
+                    e.insert(s)
+                }
+            };
+            let actual = stored.as_ref().map(|s| s.res.mod_revision);
             let ok = match cond {
                 Precondition::Absent(_) => actual.is_none(),
                 Precondition::Exists(_) => actual.is_some(),
@@ -243,22 +309,34 @@ impl Inner {
             });
         }
         let rev = self.revision + 1;
-        // Within-txn view: later ops see earlier ops' effects.
-        let mut overlay: HashMap<Vec<u8>, Option<Resource>> = HashMap::new();
-        let mut changes = Vec::with_capacity(txn.ops.len());
-        let mut results = Vec::with_capacity(txn.ops.len());
-        let mut existed = Vec::with_capacity(txn.ops.len());
+        let n = txn.ops.len();
+        // Within-txn view: later ops see earlier ops' effects. Each key the txn wrote maps to
+        // `None` (deleted) or the index of its new object in `results` and that object's
+        // record.
+        let mut written: HashMap<Vec<u8>, Option<(usize, IVec)>> = HashMap::with_capacity(n);
+        // Per op: for a put, the object written; for a delete, the object removed.
+        let mut results: Vec<Resource> = Vec::with_capacity(n);
+        // Per op: for a put, the object it replaced (the change's `previous`).
+        let mut replaced: Vec<Option<Resource>> = Vec::with_capacity(n);
+        let mut existed = Vec::with_capacity(n);
         let mut hash = self.hash;
         for op in &txn.ops {
             let kb = resource_key_bytes(op.key());
-            let current = match overlay.get(&kb) {
-                Some(v) => v.clone(),
-                None => self.read_resource(&kb)?,
+            let current = match written.get(&kb) {
+                Some(Some((i, record))) => {
+                    Some(Stored { res: results[*i].clone(), record: record.clone() })
+                }
+                Some(None) => None,
+                None => match read.remove(&kb) {
+                    Some(s) => s,
+                    None => read_stored(pending, &kb)?,
+                },
             };
             if let Some(cur) = &current {
-                xor(&mut hash, &resource_hash(&kb, &encode(cur)));
+                xor(&mut hash, &resource_hash(&kb, &cur.record));
             }
             existed.push(current.is_some());
+            let current = current.map(|s| s.res);
             match op {
                 Op::Put { key, object } => {
                     let res = Resource {
@@ -269,19 +347,11 @@ impl Inner {
                         version: current.as_ref().map_or(1, |c| c.version + 1),
                         create_time_ms: current.as_ref().map_or(cmd.time_ms, |c| c.create_time_ms),
                     };
-                    xor(&mut hash, &resource_hash(&kb, &encode(&res)));
-                    changes.push(Change {
-                        kind: if current.is_some() {
-                            ChangeType::Modified
-                        } else {
-                            ChangeType::Added
-                        },
-                        key: key.clone(),
-                        object: Some(res.clone()),
-                        previous: current,
-                    });
-                    overlay.insert(kb, Some(res.clone()));
+                    let record = IVec::from(encode(&res));
+                    xor(&mut hash, &resource_hash(&kb, &record));
+                    written.insert(kb, Some((results.len(), record)));
                     results.push(res);
+                    replaced.push(current);
                 }
                 Op::Delete { key } => {
                     let Some(prev) = current else {
@@ -290,36 +360,46 @@ impl Inner {
                             failure: TxnFailure::NotFound { key: key.clone() },
                         });
                     };
-                    changes.push(Change {
-                        kind: ChangeType::Deleted,
-                        key: key.clone(),
-                        object: None,
-                        previous: Some(prev.clone()),
-                    });
-                    overlay.insert(kb, None);
+                    written.insert(kb, None);
                     results.push(prev);
+                    replaced.push(None);
                 }
             }
         }
-        for (kb, v) in overlay {
-            match v {
-                Some(r) => batch.insert(kb, encode(&r)),
-                None => batch.remove(kb),
-            }
-        }
-        let event = Event {
+        let changes = txn
+            .ops
+            .iter()
+            .zip(&results)
+            .zip(&replaced)
+            .map(|((op, res), prev)| match op {
+                Op::Put { key, .. } => ChangeOut {
+                    kind: if prev.is_some() { ChangeType::Modified } else { ChangeType::Added },
+                    key,
+                    object: Some(res),
+                    previous: prev.as_ref(),
+                },
+                Op::Delete { key } => {
+                    ChangeOut { kind: ChangeType::Deleted, key, object: None, previous: Some(res) }
+                }
+            })
+            .collect();
+        let event = encode(&EventOut {
             revision: rev,
             time_ms: cmd.time_ms,
-            actor: cmd.actor.clone(),
-            source: cmd.source.clone(),
-            request_id: cmd.request_id.clone(),
-            verb: cmd.verb.clone(),
+            actor: &cmd.actor,
+            source: &cmd.source,
+            request_id: &cmd.request_id,
+            verb: &cmd.verb,
             restores: cmd.restores,
             changes,
-        };
-        events::append(&self.tree, batch, self.compact, rev, encode(&event))?;
-        batch.insert(REVISION, encode(&rev));
-        batch.insert(HASH, encode(&hash));
+        });
+        for (kb, v) in written {
+            match v {
+                Some((_, record)) => pending.insert(kb, record),
+                None => pending.remove(kb),
+            }
+        }
+        events::append(pending, self.compact, rev, event)?;
         self.revision = rev;
         self.hash = hash;
         Ok(TxnOutcome::Committed { revision: rev, results, existed })
@@ -682,35 +762,58 @@ impl StateMachine {
         self.shared.clone()
     }
 
+    /// Applies one entry as one atomic sled batch: its commands' writes, then the revision,
+    /// hash and compaction point if they moved, the membership, and `applied`.
     fn apply_entry(&self, entry: &Entry<TypeConfig>) -> Result<Response, StoreError> {
         let mut g = self.shared.write();
-        let mut batch = sled::Batch::default();
-        let resp = match &entry.payload {
-            EntryPayload::Blank => Response::None,
+        // What applying commands changes in memory. Nothing of a failed entry is written, so
+        // on error these are put back and the summary matches the disk again.
+        let before = (g.revision, g.compact, g.hash);
+        let mut pending = Pending::new(g.tree.clone());
+        let mut membership = None;
+        let result = match &entry.payload {
+            EntryPayload::Blank => Ok(Response::None),
             EntryPayload::Normal(Command { op: CommandOp::Batch(cmds), .. }) => {
-                // Each command commits its own sled batch, because a command must read what
-                // the ones before it wrote; `applied` goes with the last. A crash in between
-                // leaves the entry unapplied, and applying it again is harmless: the commands
-                // already applied answer from the idempotency table and write nothing.
-                let mut out = Vec::with_capacity(cmds.len());
-                for (i, cmd) in cmds.iter().enumerate() {
-                    out.push(g.apply_command(cmd, &mut batch)?);
-                    if i + 1 < cmds.len() {
-                        Self::commit(&mut g, std::mem::take(&mut batch))?;
-                    }
-                }
-                Response::Batch(out)
+                // In order, each reading through `pending` what the ones before it wrote.
+                cmds.iter()
+                    .map(|cmd| g.apply_command(cmd, &mut pending))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Response::Batch)
             }
-            EntryPayload::Normal(cmd) => g.apply_command(cmd, &mut batch)?,
+            EntryPayload::Normal(cmd) => g.apply_command(cmd, &mut pending),
             EntryPayload::Membership(m) => {
-                g.membership = StoredMembership::new(Some(entry.log_id), m.clone());
-                batch.insert(MEMBERSHIP, encode(&g.membership));
-                Response::None
+                membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
+                Ok(Response::None)
             }
         };
-        g.applied = Some(entry.log_id);
-        batch.insert(APPLIED, encode(&g.applied));
-        Self::commit(&mut g, batch)?;
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                (g.revision, g.compact, g.hash) = before;
+                return Err(e);
+            }
+        };
+        let mut batch = pending.into_batch();
+        if g.revision != before.0 {
+            batch.insert(REVISION, encode(&g.revision));
+            batch.insert(HASH, encode(&g.hash));
+        }
+        if g.compact != before.1 {
+            batch.insert(COMPACT, encode(&g.compact));
+        }
+        if let Some(m) = &membership {
+            batch.insert(MEMBERSHIP, encode(m));
+        }
+        let applied = Some(entry.log_id);
+        batch.insert(APPLIED, encode(&applied));
+        if let Err(e) = g.tree.apply_batch(batch) {
+            (g.revision, g.compact, g.hash) = before;
+            return Err(e.into());
+        }
+        g.applied = applied;
+        if let Some(m) = membership {
+            g.membership = m;
+        }
         let rev = g.revision;
         drop(g);
         let wrote = |r: &Response| {
@@ -724,19 +827,6 @@ impl StateMachine {
             self.shared.revision_tx.send_replace(rev);
         }
         Ok(resp)
-    }
-
-    /// Commits `batch`; on failure reloads the in-memory summary so it matches the disk.
-    fn commit(g: &mut Inner, batch: sled::Batch) -> Result<(), StoreError> {
-        if let Err(e) = g.tree.apply_batch(batch) {
-            let tree = g.tree.clone();
-            let gen = g.gen;
-            if let Ok(fresh) = Inner::load(tree, gen) {
-                *g = fresh;
-            }
-            return Err(e.into());
-        }
-        Ok(())
     }
 
     fn snapshot_from_store(&self) -> Result<Option<Snapshot<TypeConfig>>, StoreError> {
@@ -963,11 +1053,250 @@ mod tests {
         fn rev(&self) -> Revision {
             self.sm.shared.applied_state().revision
         }
+        /// Every key and value of the state machine tree but `applied` (which counts entries).
+        fn raw(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+            let g = self.sm.shared.read();
+            g.tree
+                .iter()
+                .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                .filter(|(k, _)| k != APPLIED)
+                .collect()
+        }
+    }
+
+    fn txn_cmd(id: &str, pre: Vec<Precondition>, ops: Vec<Op>) -> Command {
+        cmd(id, CommandOp::Txn(Txn { preconditions: pre, ops }))
+    }
+
+    /// One batch entry whose commands read each other's writes — a precondition on a key
+    /// created earlier in the entry, a delete of it, a delete that then finds nothing, a
+    /// duplicate request id answered from the idempotency entry written earlier in the entry,
+    /// a chunk seal gathering events from the tree and from the entry, a compaction that reads
+    /// the freshly sealed chunk and forgets an idempotency entry written earlier in the entry —
+    /// leaves the same tree, answers and events as one entry per command.
+    #[tokio::test]
+    async fn batch_entry_reads_its_own_writes_like_one_entry_per_command() {
+        use crate::events::{sealed_key, single_key, CHUNK};
+        let prefix = CHUNK - 6;
+        let old = |id: &str, ops| {
+            let mut c = txn_cmd(id, vec![], ops);
+            c.time_ms = 10;
+            c
+        };
+        let cmds = vec![
+            // rev 59: creates c.
+            txn_cmd("n1", vec![Precondition::Absent(key("c"))], vec![put("c", "1")]),
+            // rev 60: c exists at 59.
+            txn_cmd("n2", vec![Precondition::ModRevision(key("c"), 59)], vec![put("c", "2")]),
+            // rev 61: deletes c.
+            txn_cmd("n3", vec![Precondition::Exists(key("c"))], vec![Op::Delete { key: key("c") }]),
+            // Fails: c is gone.
+            txn_cmd("n4", vec![], vec![Op::Delete { key: key("c") }]),
+            // n1 again: its first answer, nothing written.
+            txn_cmd("n1", vec![], vec![put("c", "dup")]),
+            // rev 62, with an old idempotency entry.
+            old("old", vec![put("d", "x")]),
+            // rev 63: the last of chunk 0, which is sealed: 1..=58 from the tree, 59..=62
+            // from this entry.
+            txn_cmd("n7", vec![], vec![put("e", "1")]),
+            // Folds 59..=61 out of the sealed chunk written by this entry; forgets "old".
+            cmd("cmp", CommandOp::Compact { revision: 61, dedup_before_ms: 500 }),
+            // rev 64: "old" applies anew.
+            old("old", vec![put("d", "y")]),
+            // rev 65.
+            txn_cmd("n10", vec![Precondition::ModRevision(key("d"), 64)], vec![put("d", "z")]),
+            // rev 66: two ops on one key.
+            txn_cmd(
+                "n11",
+                vec![],
+                vec![put("f", "1"), put("f", "2"), Op::Delete { key: key("e") }],
+            ),
+        ];
+        let mut batched = open();
+        let mut single = open();
+        for f in [&mut batched, &mut single] {
+            for i in 0..prefix {
+                f.txn(&format!("p{i}"), vec![], vec![put(&format!("k{}", i % 5), &i.to_string())])
+                    .await;
+            }
+            assert_eq!(f.rev(), prefix);
+        }
+        let r = batched.apply(cmd("batch", CommandOp::Batch(cmds.clone()))).await;
+        let Response::Batch(rs) = r else { panic!("{r:?}") };
+        let mut one_by_one = Vec::new();
+        for c in cmds {
+            one_by_one.push(single.apply(c).await);
+        }
+        assert_eq!(rs, one_by_one);
+        let summary: Vec<String> = rs
+            .iter()
+            .map(|r| match r {
+                Response::Txn { outcome: TxnOutcome::Committed { revision, .. }, deduplicated } => {
+                    format!("{revision}{}", if *deduplicated { " dup" } else { "" })
+                }
+                Response::Txn { outcome: TxnOutcome::Failed { failure, .. }, .. } => {
+                    match failure {
+                        TxnFailure::NotFound { .. } => "not found".into(),
+                        TxnFailure::Precondition { .. } => "precondition".into(),
+                    }
+                }
+                Response::Compacted { revision } => format!("compacted {revision}"),
+                r => panic!("{r:?}"),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            ["59", "60", "61", "not found", "59 dup", "62", "63", "compacted 61", "64", "65", "66"]
+        );
+        // The same state, byte for byte, as one entry per command.
+        assert_eq!(batched.raw(), single.raw());
+        let (a, b) = (batched.sm.shared.applied_state(), single.sm.shared.applied_state());
+        assert_eq!((a.revision, a.compact_revision, &a.state_hash), (66, 61, &b.state_hash));
+        assert_eq!(a.state_hash, batched.sm.shared.recompute_hash().unwrap());
+        assert_eq!(batched.sm.shared.export().unwrap(), single.sm.shared.export().unwrap());
+        // Chunk 0 was sealed (and kept: it straddles the compaction point); no single of it
+        // is left.
+        let tree = batched.sm.shared.read().tree.clone();
+        assert!(tree.get(sealed_key(0)).unwrap().is_some());
+        assert!((1..CHUNK).all(|r| tree.get(single_key(r)).unwrap().is_none()));
+        let events = batched.sm.shared.events_after(61, usize::MAX).unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.revision).collect::<Vec<_>>(),
+            (62..=66).collect::<Vec<_>>()
+        );
+        assert_eq!(events[4].changes.len(), 3);
+        assert_eq!(events[4].changes[1].previous.as_ref().unwrap().object, b"1");
+        let (cp_rev, cp) = batched.sm.shared.checkpoint().unwrap();
+        assert_eq!(cp_rev, 61);
+        assert!(cp.iter().all(|r| r.key != key("c")), "c was deleted at 61");
+        assert_eq!(cp.len(), 5);
+    }
+
+    /// An entry that hits a store error in its third command writes nothing — not even its
+    /// first two commands — and leaves the in-memory summary as it was; once the cause is
+    /// gone, the same commands apply with the revisions they would have had.
+    #[tokio::test]
+    async fn an_entry_failing_midway_writes_nothing() {
+        let mut f = open();
+        f.txn("a", vec![], vec![put("a", "1")]).await;
+        let bad = resource_key_bytes(&key("bad"));
+        f.sm.shared.read().tree.insert(&bad, vec![crate::codec::FORMAT_VERSION]).unwrap();
+        let raw = f.raw();
+        let state = f.sm.shared.applied_state();
+        let batch = || {
+            cmd(
+                "batch",
+                CommandOp::Batch(vec![
+                    txn_cmd("1", vec![], vec![put("a", "2")]),
+                    txn_cmd("2", vec![], vec![put("b", "1")]),
+                    txn_cmd("3", vec![], vec![put("bad", "1")]),
+                ]),
+            )
+        };
+        let entry = |index| Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(batch()),
+        };
+        assert!(f.sm.apply([entry(2)]).await.is_err());
+        assert_eq!(f.raw(), raw);
+        assert_eq!(f.sm.shared.applied_state(), state);
+        assert_eq!(f.sm.applied_state().await.unwrap().0.map(|l| l.index), Some(1));
+        f.sm.shared.read().tree.remove(&bad).unwrap();
+        let r = f.sm.apply([entry(2)]).await.unwrap().remove(0);
+        let Response::Batch(rs) = r else { panic!("{r:?}") };
+        let revs: Vec<_> = rs
+            .iter()
+            .map(|r| match r {
+                Response::Txn { outcome: TxnOutcome::Committed { revision, .. }, deduplicated } => {
+                    assert!(!deduplicated);
+                    *revision
+                }
+                r => panic!("{r:?}"),
+            })
+            .collect();
+        assert_eq!(revs, [2, 3, 4]);
+        assert_eq!(f.sm.shared.applied_state().state_hash, f.sm.shared.recompute_hash().unwrap());
+    }
+
+    /// The borrowed forms the apply path encodes write the same bytes as the owned types
+    /// readers decode. (Destructured in full, so a new field fails to compile here.)
+    #[test]
+    fn encodes_like_the_owned_types() {
+        let res = |v: &str, rev| Resource {
+            key: key("n"),
+            object: v.as_bytes().to_vec(),
+            create_revision: 1,
+            mod_revision: rev,
+            version: rev,
+            create_time_ms: 5,
+        };
+        let ev = Event {
+            revision: 7,
+            time_ms: 9,
+            actor: "alice".into(),
+            source: "127.0.0.1".into(),
+            request_id: "r".into(),
+            verb: "update".into(),
+            restores: Some(3),
+            changes: vec![
+                Change {
+                    kind: ChangeType::Modified,
+                    key: key("n"),
+                    object: Some(res("new", 7)),
+                    previous: Some(res("old", 6)),
+                },
+                Change {
+                    kind: ChangeType::Deleted,
+                    key: key("m"),
+                    object: None,
+                    previous: Some(res("x", 2)),
+                },
+                Change {
+                    kind: ChangeType::Added,
+                    key: key("o"),
+                    object: Some(res("y", 7)),
+                    previous: None,
+                },
+            ],
+        };
+        let Event { revision, time_ms, actor, source, request_id, verb, restores, changes } = &ev;
+        let out = EventOut {
+            revision: *revision,
+            time_ms: *time_ms,
+            actor,
+            source,
+            request_id,
+            verb,
+            restores: *restores,
+            changes: changes
+                .iter()
+                .map(|c| {
+                    let Change { kind, key, object, previous } = c;
+                    ChangeOut {
+                        kind: *kind,
+                        key,
+                        object: object.as_ref(),
+                        previous: previous.as_ref(),
+                    }
+                })
+                .collect(),
+        };
+        assert_eq!(encode(&out), encode(&ev));
+        let outcome = TxnOutcome::Committed {
+            revision: 7,
+            results: vec![res("new", 7), res("x", 2)],
+            existed: vec![true, true],
+        };
+        let owned = encode(&DedupEntry { time_ms: 4, outcome: outcome.clone() });
+        assert_eq!(encode(&DedupEntry { time_ms: 4, outcome: &outcome }), owned);
+        let back: DedupEntry = decode(&owned, "idempotency entry").unwrap();
+        assert_eq!(back.outcome, outcome);
     }
 
     /// A batch entry applies its commands in order, each with its own revision, reading what
-    /// the earlier ones wrote; applying the same entry again (a crash before `applied` was
-    /// written) answers from the idempotency table and writes nothing.
+    /// the earlier ones wrote; applying the same entry again (openraft re-applies entries
+    /// whose state-machine writes a crash lost before they were flushed) answers from the
+    /// idempotency table and writes nothing.
     #[tokio::test]
     async fn batched_commands_apply_in_order_and_once() {
         let mut f = open();
@@ -1019,7 +1348,7 @@ mod tests {
         assert_eq!(revs, [Some(2), Some(3), None, Some(4)]);
         assert_eq!(f.rev(), 4);
         let hash = f.sm.shared.applied_state().state_hash;
-        // The same entry again (as after a crash between its commands): nothing new.
+        // The same entry again (as after a crash that lost `applied`): nothing new.
         let again = f.apply(batch()).await;
         let Response::Batch(rs) = again else { panic!("{again:?}") };
         assert!(rs.iter().all(|r| matches!(r, Response::Txn { deduplicated: true, .. })), "{rs:?}");
