@@ -289,6 +289,11 @@ impl LogStore {
         Ok(Self { db: db.clone(), meta, log: Arc::new(Mutex::new(log)), flusher: tx, stats })
     }
 
+    /// Index of the last entry (or of the purge point, if later); `None` for an empty log.
+    pub fn last_index(&self) -> Option<u64> {
+        self.lock().last.map(|l| l.index)
+    }
+
     /// The log's write counters.
     pub fn stats(&self) -> Arc<LogIoStats> {
         self.stats.clone()

@@ -360,6 +360,13 @@ impl StoreNode {
         let log_io = log.stats();
         let sm = StateMachine::open(&db)?;
         let shared = sm.shared();
+        let applied = shared.applied_state();
+        tracing::info!(
+            applied_index = applied.applied_index,
+            revision = applied.revision,
+            log_last_index = log.last_index(),
+            "store opened; committed entries after the applied index are re-applied from the log"
+        );
         let hb = cfg.heartbeat.as_millis() as u64;
         let el = cfg.election_timeout.as_millis() as u64;
         let raft_cfg = openraft::Config {
