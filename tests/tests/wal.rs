@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use istio_tests::{object, wait_for, Cluster, VS};
+use istio_tests::{wait_for, Cluster, VS};
 use serde_json::Value;
 
 async fn applied(c: &Cluster) -> Option<(u64, String)> {
