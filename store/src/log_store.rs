@@ -12,13 +12,17 @@
 //!
 //! The vote, the committed log id and the purge point live in sled's `raft_meta` tree.
 //! `save_vote` flushes sled before returning; `truncate` syncs the segment (and the directory
-//! when it removes files) before returning; `purge` makes the purge point durable before it
-//! removes any segment, so a crash never leaves a hole (entries at or below the purge point
-//! found on open are ignored).
+//! when it removes files) before returning. `purge` first waits until the state machine has on
+//! disk every entry it is about to drop (openraft purges behind a snapshot it may still be
+//! installing), then makes the purge point durable, then removes segments, so a crash never
+//! leaves a hole (entries at or below the purge point found on open are ignored).
 //!
-//! On open, the last segment's tail is checked record by record: a record cut short or whose
-//! checksum fails at the very end of the file is a write that never completed (never
-//! acknowledged) and is cut off; a bad record anywhere else is corruption and fails the open.
+//! On open, every record is checked (length, CRC-32, index). In the last segment, a record cut
+//! off by the end of the file, or a bad record followed by a zeroed sector (pages of an
+//! unfinished write that never reached the disk), is a write that was never acknowledged and is
+//! cut off with a warning; any other bad record fails the open, naming the file and offset.
+//! Empty segments (created, never written) are removed. A missing log directory is refused when
+//! the member has voted: its acknowledged entries would be forgotten.
 //!
 //! Data dirs written by earlier builds kept the log in sled's `raft_log` tree; [`LogStore::open`]
 //! moves it into a segment (written and synced in a temporary directory, then renamed) and
@@ -114,12 +118,22 @@ impl Segment {
                 self.path.display()
             )));
         }
-        decode(&buf[HEADER..], "raft log entry").map(Some)
+        let entry: Entry<TypeConfig> = decode(&buf[HEADER..], "raft log entry")
+            .map_err(|e| corrupt(format!("entry {index} in {}: {e}", self.path.display())))?;
+        if entry.log_id.index != index {
+            return Err(corrupt(format!(
+                "{} holds entry {} where entry {index} belongs",
+                self.path.display(),
+                entry.log_id.index
+            )));
+        }
+        Ok(Some(entry))
     }
 }
 
-/// The segments and what is known about them; guarded by a mutex held only for file calls
-/// that do not block on the device (`pwrite`, `pread`), never across an `.await`.
+/// The segments and what is known about them; guarded by a mutex that is never held across an
+/// `.await`. It is held for `pwrite`/`pread` (page cache) on the write path, and for the rare
+/// calls that wait on the device: a new segment's syncs, `truncate`, removing files.
 struct Segments {
     dir: PathBuf,
     segs: Vec<Segment>,
@@ -156,8 +170,7 @@ impl Segments {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&path)
             .map_err(|e| io_err("creating", &path, e))?;
         sync_dir(&self.dir)?;
@@ -196,8 +209,31 @@ struct Scan {
     torn: bool,
 }
 
-/// Reads a segment's records. A bad record that is not the file's last is an error.
-fn scan(path: &Path, file: &File) -> Result<Scan, StoreError> {
+/// Whether `file[from..]` holds a 512-byte sector of zeros: the mark of a write cut short by a
+/// crash (the file system extended the file but some pages never reached the disk), as opposed
+/// to corruption of data that was once synced.
+fn has_zero_sector(file: &File, from: u64, len: u64) -> bool {
+    const SECTOR: u64 = 512;
+    let mut buf = [0u8; SECTOR as usize];
+    let mut at = from.div_ceil(SECTOR) * SECTOR;
+    while at + SECTOR <= len {
+        if file.read_exact_at(&mut buf, at).is_ok() && buf.iter().all(|b| *b == 0) {
+            return true;
+        }
+        at += SECTOR;
+    }
+    // A short tail (less than a sector after `from`) that is all zeros counts too.
+    let n = (len - from.min(len)).min(SECTOR) as usize;
+    n > 0 && {
+        let mut tail = vec![0u8; n];
+        file.read_exact_at(&mut tail, from).is_ok() && tail.iter().all(|b| *b == 0)
+    }
+}
+
+/// Reads a segment's records. A record cut off by the end of the file is a torn write; a bad
+/// record before the end is torn only in the last segment (`last`) and only when a zeroed
+/// sector follows it; anything else is corruption and an error naming the file and offset.
+fn scan(path: &Path, file: &File, last: bool) -> Result<Scan, StoreError> {
     let len = file.metadata().map_err(|e| io_err("reading", path, e))?.len();
     let mut records = Vec::new();
     let mut pos = 0u64;
@@ -211,19 +247,21 @@ fn scan(path: &Path, file: &File) -> Result<Scan, StoreError> {
         let n = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
         let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
         let end = pos + HEADER as u64 + n as u64;
-        if n > MAX_RECORD || end > len {
-            // Cut short: the write of the last record never completed.
-            return Ok(Scan { records, size: pos, torn: true });
-        }
-        payload.resize(n as usize, 0);
-        file.read_exact_at(&mut payload, pos + HEADER as u64)
-            .map_err(|e| io_err("reading", path, e))?;
-        if crc32fast::hash(&payload) != crc || n == 0 {
-            if end == len {
+        let bad = n == 0 || n > MAX_RECORD || end > len || {
+            payload.resize(n as usize, 0);
+            file.read_exact_at(&mut payload, pos + HEADER as u64)
+                .map_err(|e| io_err("reading", path, e))?;
+            crc32fast::hash(&payload) != crc
+        };
+        if bad {
+            if end == len
+                || (n <= MAX_RECORD && end > len)
+                || (last && has_zero_sector(file, pos, len))
+            {
                 return Ok(Scan { records, size: pos, torn: true });
             }
             return Err(corrupt(format!(
-                "record {} at offset {pos} of {} fails its checksum and is not the last one; \
+                "record {} at offset {pos} of {} is damaged and valid data may follow it; \
                  restore this member from a peer (remove it and add it back) or from a backup",
                 records.len(),
                 path.display()
@@ -243,6 +281,8 @@ pub struct LogStore {
     log: Arc<Mutex<Segments>>,
     flusher: std::sync::mpsc::Sender<Flush>,
     stats: Arc<LogIoStats>,
+    /// One past the highest log index the state machine has on disk; `purge` waits for it.
+    sm_durable: Option<tokio::sync::watch::Receiver<u64>>,
 }
 
 /// A sync request: the files an append wrote and the callback to fire once they are durable.
@@ -275,8 +315,8 @@ impl LogStore {
             segment_bytes: segment_bytes.max(1),
         };
         let last_entry = match log.segs.last() {
-            Some(s) if s.next_index() > s.first => log.read(s.next_index() - 1)?.map(|e| e.log_id),
-            _ => None,
+            Some(s) => log.read(s.next_index() - 1)?.map(|e| e.log_id),
+            None => None,
         };
         log.last = last_entry.max(purged);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -286,7 +326,27 @@ impl LogStore {
             .name("raft-log-sync".into())
             .spawn(move || flusher(rx, st))
             .map_err(|e| io_err("starting the sync thread for", dir, e))?;
-        Ok(Self { db: db.clone(), meta, log: Arc::new(Mutex::new(log)), flusher: tx, stats })
+        Ok(Self {
+            db: db.clone(),
+            meta,
+            log: Arc::new(Mutex::new(log)),
+            flusher: tx,
+            stats,
+            sm_durable: None,
+        })
+    }
+
+    /// Makes `purge` wait until the state machine has on disk every entry it removes.
+    /// openraft purges behind a snapshot it is still installing (the install runs on the state
+    /// machine task while the core goes on), and the state machine is not flushed per write; a
+    /// crash in between must find those entries in the log. `durable` is one past the highest
+    /// index the state machine has made durable ([`crate::state_machine::Shared::durable_index`]).
+    pub fn with_state_machine_durability(
+        mut self,
+        durable: tokio::sync::watch::Receiver<u64>,
+    ) -> Self {
+        self.sm_durable = Some(durable);
+        self
     }
 
     /// Index of the last entry (or of the purge point, if later); `None` for an empty log.
@@ -309,11 +369,16 @@ impl LogStore {
         &self,
         entries: impl IntoIterator<Item = Entry<TypeConfig>>,
     ) -> Result<Option<Arc<File>>, StoreError> {
-        let mut entries = entries.into_iter().peekable();
-        let Some(first) = entries.peek().map(|e| e.log_id.index) else { return Ok(None) };
         let mut log = self.lock();
-        let has_entries = log.segs.last().is_some_and(|s| s.next_index() > s.first);
-        if let (true, Some(last)) = (has_entries, log.last) {
+        // Entries at or below the purge point are already covered by the state machine (the
+        // log was purged behind it); openraft's storage suite appends such entries.
+        let purged = log.purged.map(|p| p.index);
+        let mut entries = entries
+            .into_iter()
+            .skip_while(|e| purged.is_some_and(|p| e.log_id.index <= p))
+            .peekable();
+        let Some(first) = entries.peek().map(|e| e.log_id.index) else { return Ok(None) };
+        if let Some(last) = log.last {
             if first != last.index + 1 {
                 return Err(corrupt(format!(
                     "append of entry {first} after entry {}: the log must stay contiguous",
@@ -323,7 +388,14 @@ impl LogStore {
         }
         let rotate = match log.segs.last() {
             None => true,
-            Some(s) => s.next_index() != first || s.size >= log.segment_bytes,
+            Some(s) if s.next_index() != first => {
+                return Err(corrupt(format!(
+                    "append of entry {first} but {} ends before entry {}",
+                    s.path.display(),
+                    s.next_index()
+                )));
+            }
+            Some(s) => s.size >= log.segment_bytes,
         };
         if rotate {
             log.open_segment(first)?;
@@ -365,14 +437,19 @@ fn load(dir: &Path, purged: Option<LogId<NodeId>>) -> Result<Vec<Segment>, Store
     for item in std::fs::read_dir(dir).map_err(|e| io_err("listing", dir, e))? {
         let item = item.map_err(|e| io_err("listing", dir, e))?;
         let name = item.file_name();
-        let Some(first) = name.to_str().and_then(|n| n.strip_suffix(".log")) else { continue };
-        let first: u64 = first
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".log")) else { continue };
+        let first: u64 = stem
             .parse()
-            .map_err(|_| corrupt(format!("unexpected file {} in {}", first, dir.display())))?;
+            .ok()
+            .filter(|f| segment_name(*f) == name.to_string_lossy())
+            .ok_or_else(|| {
+            corrupt(format!("unexpected file {} in {}", name.to_string_lossy(), dir.display()))
+        })?;
         firsts.push(first);
     }
     firsts.sort_unstable();
     let mut segs: Vec<Segment> = Vec::with_capacity(firsts.len());
+    let mut removed = false;
     let count = firsts.len();
     for (i, first) in firsts.into_iter().enumerate() {
         let path = dir.join(segment_name(first));
@@ -381,7 +458,7 @@ fn load(dir: &Path, purged: Option<LogId<NodeId>>) -> Result<Vec<Segment>, Store
             .write(true)
             .open(&path)
             .map_err(|e| io_err("opening", &path, e))?;
-        let sc = scan(&path, &file)?;
+        let sc = scan(&path, &file, i + 1 == count)?;
         if sc.torn {
             if i + 1 < count {
                 return Err(corrupt(format!(
@@ -389,31 +466,38 @@ fn load(dir: &Path, purged: Option<LogId<NodeId>>) -> Result<Vec<Segment>, Store
                     path.display()
                 )));
             }
-            tracing::warn!(segment = %path.display(), at = sc.size, "cutting off an unfinished write at the end of the raft log");
+            let cut = file.metadata().map(|m| m.len()).unwrap_or(0) - sc.size;
+            tracing::warn!(segment = %path.display(), at = sc.size, bytes = cut, "cutting off an unfinished write at the end of the raft log");
             file.set_len(sc.size).map_err(|e| io_err("truncating", &path, e))?;
             file.sync_data().map_err(|e| io_err("syncing", &path, e))?;
         }
         let seg = Segment { first, path, file: Arc::new(file), records: sc.records, size: sc.size };
-        let purged_through = purged.map(|p| p.index);
-        let below = seg.next_index() > 0
-            && purged_through.is_some_and(|p| seg.next_index() - 1 <= p)
-            && (seg.next_index() > seg.first || i + 1 < count);
-        if below {
+        // An empty segment never held an acknowledged entry (it is created, synced into the
+        // directory, then written); one wholly at or below the purge point is no longer needed.
+        let below = purged.is_some_and(|p| seg.next_index() <= p.index + 1);
+        if seg.records.is_empty() || below {
             std::fs::remove_file(&seg.path).map_err(|e| io_err("removing", &seg.path, e))?;
+            removed = true;
             continue;
         }
-        if let Some(prev) = segs.last() {
-            let gap_purged = purged_through.is_some_and(|p| seg.first <= p + 1);
-            if prev.next_index() != seg.first && !gap_purged {
-                return Err(corrupt(format!(
-                    "{} starts at entry {} but the segment before it ends before entry {}",
-                    seg.path.display(),
-                    seg.first,
-                    prev.next_index()
-                )));
-            }
+        let expected = match (segs.last(), purged) {
+            (Some(prev), _) => Some(prev.next_index()),
+            // The first kept segment must reach back to just after the purge point.
+            (None, Some(p)) if seg.first > p.index + 1 => Some(p.index + 1),
+            (None, _) => None,
+        };
+        if let Some(want) = expected.filter(|w| *w != seg.first) {
+            return Err(corrupt(format!(
+                "{} starts at entry {} but the log before it ends before entry {want}: entries \
+                 are missing; restore this member from a peer (remove it and add it back)",
+                seg.path.display(),
+                seg.first,
+            )));
         }
         segs.push(seg);
+    }
+    if removed {
+        sync_dir(dir)?;
     }
     Ok(segs)
 }
@@ -423,6 +507,14 @@ fn load(dir: &Path, purged: Option<LogId<NodeId>>) -> Result<Vec<Segment>, Store
 /// dropped only after that, so a crash at any point leaves one whole log.
 fn migrate(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
     let legacy = db.tree_names().iter().any(|n| n.as_ref() == LEGACY_TREE.as_bytes());
+    if !dir.exists() && !legacy && db.open_tree("raft_meta")?.contains_key(VOTE)? {
+        return Err(StoreError::Invalid(format!(
+            "the raft log {} is missing but this member has taken part in elections: its \
+             acknowledged entries would be forgotten. Restore the directory, or remove this \
+             member from the cluster and add it back with an empty data directory",
+            dir.display()
+        )));
+    }
     if !dir.exists() {
         let tmp = dir.with_extension("tmp");
         if tmp.exists() {
@@ -433,6 +525,7 @@ fn migrate(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
             let tree = db.open_tree(LEGACY_TREE)?;
             let mut buf = Vec::new();
             let mut first = None;
+            let mut next: Option<u64> = None;
             for item in tree.iter() {
                 let (k, v) = item?;
                 let index = u64::from_be_bytes(
@@ -447,7 +540,14 @@ fn migrate(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
                         entry.log_id
                     )));
                 }
+                if let Some(want) = next.filter(|w| *w != index) {
+                    return Err(corrupt(format!(
+                        "legacy log jumps from entry {} to {index}",
+                        want - 1
+                    )));
+                }
                 first.get_or_insert(index);
+                next = Some(index + 1);
                 frame(&mut buf, &entry)?;
             }
             if let Some(first) = first {
@@ -519,7 +619,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
             log.purged.map_or(0, |p| p.index + 1).max(log.segs.first().map_or(0, |s| s.first));
         let start = match range.start_bound() {
             Bound::Included(i) => *i,
-            Bound::Excluded(i) => i + 1,
+            Bound::Excluded(i) => i.saturating_add(1),
             Bound::Unbounded => 0,
         }
         .max(first_kept);
@@ -569,7 +669,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, SErr> {
-        Ok(self.get_meta::<Option<LogId<NodeId>>>(COMMITTED)?.flatten())
+        // Never beyond the log: re-applying at start-up reads up to this point from the log.
+        // (It is not flushed, and the log is another file; openraft raises it to the applied
+        // index when it is lower.)
+        let committed = self.get_meta::<Option<LogId<NodeId>>>(COMMITTED)?.flatten();
+        let last = self.lock().last;
+        Ok(match (committed, last) {
+            (Some(c), Some(l)) if c.index > l.index => Some(l),
+            (Some(_), None) => None,
+            (c, _) => c,
+        })
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), SErr>
@@ -626,6 +735,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), SErr> {
+        if self.lock().purged.is_some_and(|p| p.index >= log_id.index) {
+            return Ok(());
+        }
+        if let Some(durable) = &mut self.sm_durable {
+            if (*durable.borrow()) <= log_id.index {
+                tracing::debug!(
+                    upto = log_id.index,
+                    "purge waits for the state machine to reach the disk"
+                );
+            }
+            durable.wait_for(|d| *d > log_id.index).await.map_err(write_err)?;
+        }
         // The purge point is durable before any segment goes: a crash in between leaves extra
         // entries (ignored on open), never a hole.
         self.meta.insert(LAST_PURGED, encode(&log_id)).map_err(write_err)?;
@@ -750,7 +871,7 @@ mod tests {
         file.write_all_at(b"X", HEADER as u64 + 3).unwrap();
         drop(file);
         let err = LogStore::open(&f.db, &f.path).err().expect("corruption must fail the open");
-        assert!(err.to_string().contains("fails its checksum"), "{err}");
+        assert!(err.to_string().contains("is damaged"), "{err}");
     }
 
     #[tokio::test]
@@ -809,5 +930,83 @@ mod tests {
         append(&mut log, vec![entry(1, 0), entry(1, 1)]).await;
         assert!(log.write(vec![entry(1, 3)]).is_err());
         assert_eq!(indexes(&mut log).await, vec![0, 1]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_last_segment_does_not_hide_the_log() {
+        let f = fixture();
+        let mut log = f.open(100);
+        for i in 0..6 {
+            append(&mut log, vec![entry(1, i)]).await;
+        }
+        drop(log);
+        // A crash right after a rotation created the next segment, before anything reached it.
+        std::fs::File::create(f.path.join(segment_name(6))).unwrap();
+        let mut log = f.open(100);
+        assert_eq!(indexes(&mut log).await, (0..6).collect::<Vec<_>>());
+        let st = log.get_log_state().await.unwrap();
+        assert_eq!(st.last_log_id.map(|l| l.index), Some(5));
+        assert!(log.write(vec![entry(1, 9)]).is_err(), "a gap after the real last entry");
+        append(&mut log, vec![entry(1, 6)]).await;
+        drop(log);
+        let mut log = f.open(100);
+        assert_eq!(indexes(&mut log).await, (0..7).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_zeroed_gap_in_the_last_segment_is_a_torn_write() {
+        let f = fixture();
+        let mut log = f.open(SEGMENT_BYTES);
+        append(&mut log, (0..3).map(|i| entry(1, i)).collect()).await;
+        drop(log);
+        // Later pages of an unfinished write reached the disk, earlier ones did not.
+        let seg = f.path.join(segment_name(0));
+        let file = OpenOptions::new().append(true).open(&seg).unwrap();
+        let mut junk = vec![0u8; 1500];
+        junk.extend_from_slice(&[7u8; 300]);
+        std::io::Write::write_all(&mut &file, &junk).unwrap();
+        drop(file);
+        let mut log = f.open(SEGMENT_BYTES);
+        assert_eq!(indexes(&mut log).await, vec![0, 1, 2]);
+        append(&mut log, vec![entry(1, 3)]).await;
+        assert_eq!(indexes(&mut log).await, vec![0, 1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_missing_log_of_a_member_that_voted_is_refused() {
+        let f = fixture();
+        let meta = f.db.open_tree("raft_meta").unwrap();
+        meta.insert(VOTE, encode(&Vote::<NodeId>::new(3, 1))).unwrap();
+        let err = LogStore::open(&f.db, &f.path).err().expect("must refuse");
+        assert!(err.to_string().contains("is missing"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn purge_waits_for_the_state_machine_on_disk() {
+        let f = fixture();
+        let (tx, rx) = tokio::sync::watch::channel(0u64);
+        let mut log = f.open(100).with_state_machine_durability(rx);
+        for i in 0..10 {
+            append(&mut log, vec![entry(1, i)]).await;
+        }
+        {
+            let mut purge = Box::pin(log.purge(LogId::new(CommittedLeaderId::new(1, 1), 5)));
+            assert!(futures::poll!(&mut purge).is_pending(), "entries the state machine may lose");
+            tx.send(6).unwrap();
+            purge.await.unwrap();
+        }
+        assert_eq!(indexes(&mut log).await, (6..10).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn committed_never_points_past_the_log() {
+        let f = fixture();
+        let mut log = f.open(SEGMENT_BYTES);
+        append(&mut log, (0..4).map(|i| entry(1, i)).collect()).await;
+        log.save_committed(Some(LogId::new(CommittedLeaderId::new(1, 1), 9))).await.unwrap();
+        let c = log.read_committed().await.unwrap();
+        assert_eq!(c.map(|l| l.index), Some(3));
+        log.save_committed(Some(LogId::new(CommittedLeaderId::new(1, 1), 2))).await.unwrap();
+        assert_eq!(log.read_committed().await.unwrap().map(|l| l.index), Some(2));
     }
 }

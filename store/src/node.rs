@@ -356,10 +356,11 @@ impl StoreNode {
             .cache_capacity(256 << 20)
             .flush_every_ms(Some(1000))
             .open()?;
-        let log = LogStore::open(&db, &cfg.data_dir.join("raft-log"))?;
-        let log_io = log.stats();
         let sm = StateMachine::open(&db)?;
         let shared = sm.shared();
+        let log = LogStore::open(&db, &cfg.data_dir.join("raft-log"))?
+            .with_state_machine_durability(shared.durable_index());
+        let log_io = log.stats();
         let applied = shared.applied_state();
         tracing::info!(
             applied_index = applied.applied_index,

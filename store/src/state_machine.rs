@@ -413,6 +413,11 @@ pub struct Shared {
     snapshots: sled::Tree,
     inner: RwLock<Inner>,
     revision_tx: watch::Sender<Revision>,
+    /// One past the highest log index whose effects are known to be on disk (0: none). The
+    /// database is not flushed per write, so this moves only when a flush is awaited (snapshot
+    /// save and install, [`Shared::flush`]) and at open; the Raft log waits for it before
+    /// purging ([`crate::log_store::LogStore::with_state_machine_durability`]).
+    durable: watch::Sender<u64>,
 }
 
 /// A consistent summary of the applied state.
@@ -604,8 +609,26 @@ impl Shared {
 
     /// Forces everything written so far to disk.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let applied = self.read().applied.map(|l| l.index);
         self.db.flush_async().await?;
+        if let Some(a) = applied {
+            self.mark_durable(a);
+        }
         Ok(())
+    }
+
+    /// Records that everything applied through log index `index` is on disk.
+    fn mark_durable(&self, index: u64) {
+        self.durable.send_if_modified(|d| {
+            let next = (*d).max(index + 1);
+            std::mem::replace(d, next) != next
+        });
+    }
+
+    /// Follows [`Shared`]'s durable point: one past the highest log index whose effects are on
+    /// disk. The Raft log must not be purged past it.
+    pub fn durable_index(&self) -> watch::Receiver<u64> {
+        self.durable.subscribe()
     }
 }
 
@@ -746,6 +769,8 @@ impl StateMachine {
         }
         let inner = Inner::load(db.open_tree(&current)?, gen)?;
         let (revision_tx, _) = watch::channel(inner.revision);
+        // What is on disk at open is durable by definition.
+        let (durable, _) = watch::channel(inner.applied.map_or(0, |l| l.index + 1));
         Ok(Self {
             shared: Arc::new(Shared {
                 db: db.clone(),
@@ -753,6 +778,7 @@ impl StateMachine {
                 snapshots,
                 inner: RwLock::new(inner),
                 revision_tx,
+                durable,
             }),
         })
     }
@@ -850,9 +876,13 @@ impl StateMachine {
         batch.insert(b"meta", encode(meta));
         batch.insert(b"data", data);
         self.shared.snapshots.apply_batch(batch)?;
-        // Also makes the state machine durable up to (at least) the snapshot, which openraft
-        // relies on when it purges the log behind the snapshot.
+        // Also makes the state machine durable up to (at least) the snapshot, which the log
+        // waits for before it purges behind the snapshot.
+        let applied = self.shared.read().applied.map(|l| l.index);
         self.shared.db.flush_async().await?;
+        if let Some(a) = applied.max(meta.last_log_id.map(|l| l.index)) {
+            self.shared.mark_durable(a);
+        }
         Ok(())
     }
 

@@ -28,6 +28,11 @@ pub struct EtcdCluster {
 }
 
 impl EtcdCluster {
+    /// The members' process ids.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(std::process::Child::id).collect()
+    }
+
     /// Starts `n` members with data dirs under `root` and waits until each reports healthy.
     pub async fn start(bin: &Path, root: &Path, n: usize) -> Result<EtcdCluster> {
         if !bin.exists() {

@@ -43,6 +43,9 @@ pub struct Summary {
     pub p99_ms: f64,
     /// 99.9th percentile.
     pub p999_ms: f64,
+    /// CPU time the servers (every member process) spent inside the window, per operation,
+    /// in microseconds (user + system, from `/proc/<pid>/stat`); 0 when not measured.
+    pub cpu_us_per_op: f64,
 }
 
 impl Summary {
@@ -58,6 +61,7 @@ impl Summary {
             p50_ms: ms(0.50),
             p99_ms: ms(0.99),
             p999_ms: ms(0.999),
+            cpu_us_per_op: 0.0,
         }
     }
 
@@ -71,6 +75,7 @@ impl Summary {
             p50_ms: m(|s| s.p50_ms),
             p99_ms: m(|s| s.p99_ms),
             p999_ms: m(|s| s.p999_ms),
+            cpu_us_per_op: m(|s| s.cpu_us_per_op),
         }
     }
 }
@@ -87,6 +92,33 @@ pub fn rate(r: f64) -> String {
         out.push(c);
     }
     out
+}
+
+/// CPU time the processes `pids` have used so far (user + system), in microseconds; processes
+/// that are gone count 0. Linux `/proc/<pid>/stat` fields 14 and 15, in clock ticks of
+/// `USER_HZ` (100 on every Linux ABI).
+pub fn cpu_micros(pids: &[u32]) -> u64 {
+    const USER_HZ: u64 = 100;
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| {
+            // The command name (field 2) is in parentheses and may hold spaces.
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            // `rest` starts at field 3, so utime (14) and stime (15) are at 11 and 12.
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .map(|ticks| ticks * 1_000_000 / USER_HZ)
+        .sum()
+}
+
+/// Microseconds, no decimals; `-` for 0 (not measured).
+pub fn us(v: f64) -> String {
+    if v > 0.0 {
+        format!("{v:.0}")
+    } else {
+        "-".into()
+    }
 }
 
 /// Milliseconds with two decimals.
@@ -133,6 +165,21 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_of_processes() {
+        let me = std::process::id();
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(50) {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        assert!(x != 1);
+        assert!(cpu_micros(&[me]) >= 10_000, "50 ms of spinning shows as CPU time");
+        assert_eq!(cpu_micros(&[u32::MAX]), 0, "a process that does not exist counts 0");
+        assert_eq!(us(0.0), "-");
+        assert_eq!(us(123.4), "123");
+    }
 
     fn d(ms: u64) -> Duration {
         Duration::from_millis(ms)

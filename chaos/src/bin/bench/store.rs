@@ -8,7 +8,10 @@
 //! (linearizable get of a key this cell wrote) and `read-local` (the member's own state:
 //! `local`/`consistency=local` for ours, `serializable` for etcd). Client `i` talks to member
 //! `i % nodes` over connection `i % conns`. Each run starts fresh clusters; figures are the
-//! medians over `--runs`.
+//! medians over `--runs`. Besides rates and latencies, each cell reports the CPU time all the
+//! server processes (every member) used inside the measured window, per operation: on a shared
+//! machine the two stores compete for the same cores, so CPU per operation is what decides
+//! who leads under load.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -330,11 +333,22 @@ async fn phase(
     args: &StoreArgs,
     base: Arc<String>,
     written: &[usize],
+    pids: &[u32],
 ) -> (Summary, Option<String>, Vec<usize>) {
     let (warmup, duration, keys) = (args.warmup, args.duration, args.keys_per_client);
     let start = Instant::now();
     let from = start + warmup;
     let until = from + duration;
+    // The servers' CPU time over exactly the measured window.
+    let cpu = {
+        let pids = pids.to_vec();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(from.into()).await;
+            let a = stats::cpu_micros(&pids);
+            tokio::time::sleep_until(until.into()).await;
+            stats::cpu_micros(&pids).saturating_sub(a)
+        })
+    };
     let mut tasks = Vec::with_capacity(clients);
     for c in 0..clients {
         let mut conn = conns[c % conns.len()].clone();
@@ -401,7 +415,13 @@ async fn phase(
             }
         }
     }
-    (Summary::of(latencies, errors, duration), first_error, writes)
+    let mut summary = Summary::of(latencies, errors, duration);
+    if let Ok(micros) = cpu.await {
+        if summary.ops > 0 && !pids.is_empty() {
+            summary.cpu_us_per_op = micros as f64 / summary.ops as f64;
+        }
+    }
+    (summary, first_error, writes)
 }
 
 /// Runs every (value size, clients, op) cell against one started target.
@@ -410,6 +430,7 @@ async fn cells(
     nodes: u64,
     target: &str,
     endpoints: &Endpoints,
+    pids: &[u32],
     run: usize,
     out: &mut Vec<Sample>,
 ) -> Result<()> {
@@ -420,17 +441,18 @@ async fn cells(
             let mut written: Vec<usize> = Vec::new();
             for &op in &args.ops {
                 let (summary, first_error, writes) =
-                    phase(&conns, op, clients, args, base.clone(), &written).await;
+                    phase(&conns, op, clients, args, base.clone(), &written, pids).await;
                 if op == OpKind::Write {
                     written = writes;
                 }
                 eprintln!(
-                    "  nodes {nodes} {target:<9} {size:>5} B {clients:>4} clients {:<10} run {run}: {:>9}/s p50 {} p99 {} p999 {} ms{}",
+                    "  nodes {nodes} {target:<9} {size:>5} B {clients:>4} clients {:<10} run {run}: {:>9}/s p50 {} p99 {} p999 {} ms, cpu {} us/op{}",
                     op.name(),
                     stats::rate(summary.rate),
                     stats::ms(summary.p50_ms),
                     stats::ms(summary.p99_ms),
                     stats::ms(summary.p999_ms),
+                    stats::us(summary.cpu_us_per_op),
                     if summary.errors > 0 {
                         format!(", {} errors (first: {})", summary.errors, first_error.clone().unwrap_or_default())
                     } else {
@@ -493,7 +515,8 @@ async fn run_ours(
         Api::Grpc => "ours-grpc",
         Api::Http => "ours-http",
     };
-    let res = cells(args, nodes, target, &endpoints, run, out).await;
+    let pids: Vec<u32> = cluster.nodes.values().filter_map(|n| n.pid()).collect();
+    let res = cells(args, nodes, target, &endpoints, &pids, run, out).await;
     cluster.shutdown();
     let _ = std::fs::remove_dir_all(&root);
     res
@@ -504,7 +527,7 @@ async fn run_etcd(args: &StoreArgs, nodes: u64, run: usize, out: &mut Vec<Sample
     let _ = std::fs::remove_dir_all(&root);
     let etcd = EtcdCluster::start(&args.etcd, &root, nodes as usize).await?;
     let endpoints = Endpoints::Etcd(etcd.clients.iter().map(ToString::to_string).collect());
-    let res = cells(args, nodes, "etcd", &endpoints, run, out).await;
+    let res = cells(args, nodes, "etcd", &endpoints, &etcd.pids(), run, out).await;
     drop(etcd);
     let _ = std::fs::remove_dir_all(&root);
     res
@@ -594,6 +617,8 @@ pub fn tables(cells: &[Cell]) -> String {
             "etcd p99",
             "p999",
             "etcd p999",
+            "cpu us/op",
+            "etcd cpu",
             "errors",
         ];
         let mut rows = Vec::new();
@@ -615,6 +640,8 @@ pub fn tables(cells: &[Cell]) -> String {
                 opt(|s| s.p99_ms),
                 stats::ms(o.p999_ms),
                 opt(|s| s.p999_ms),
+                stats::us(o.cpu_us_per_op),
+                e.map_or("-".into(), |e| stats::us(e.cpu_us_per_op)),
                 (o.errors + e.map_or(0, |e| e.errors)).to_string(),
             ]);
         }
@@ -736,7 +763,7 @@ mod tests {
             write,
             [
                 "write", "1", "200", "100", "2.00x", "1.00", "1.00", "2.00", "2.00", "0.00",
-                "0.00", "0"
+                "0.00", "-", "-", "0"
             ]
         );
         let read: Vec<&str> = lines[5].split_whitespace().collect();
