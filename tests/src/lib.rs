@@ -281,13 +281,18 @@ impl Cluster {
     }
 
     /// Starts every member (with `--peers` when `peers`), retrying on fresh ports when one
-    /// could not be bound.
+    /// could not be bound. A retry also empties the data dirs this call created: the members
+    /// that did start may already have formed a cluster whose membership names the old ports.
     async fn launch(nodes: &mut [Istiod], args: &[String], peers: bool) -> Result<()> {
+        let fresh: Vec<bool> = nodes.iter().map(|m| !m.dir.exists()).collect();
         for attempt in 0..5 {
             if attempt > 0 {
-                for m in nodes.iter_mut() {
+                for (m, fresh) in nodes.iter_mut().zip(&fresh) {
                     m.kill();
                     m.new_ports();
+                    if *fresh {
+                        let _ = std::fs::remove_dir_all(&m.dir);
+                    }
                 }
             }
             let list =
