@@ -260,24 +260,32 @@ pub(crate) fn write_all(
     }
 }
 
+/// A sample event with one change of each kind, shared by the tests of the event encodings.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod sample {
+    use crate::types::{Change, ChangeType, Event, Resource, ResourceKey};
 
-    /// An event decoded in place reads the same as the owned event lent as a reference.
-    #[test]
-    fn event_ref_decodes_the_event_encoding() {
-        use crate::types::{Change, ChangeType, Resource, ResourceKey};
-        let key = ResourceKey::new("g", "things", "ns", "n");
-        let res = |v: &str, rev| Resource {
-            key: key.clone(),
+    /// Resource `name` with body `v` at revision `rev`.
+    pub(crate) fn resource(name: &str, v: &str, rev: u64) -> Resource {
+        Resource {
+            key: ResourceKey::new("g", "things", "ns", name),
             object: v.as_bytes().to_vec(),
             create_revision: 1,
             mod_revision: rev,
             version: rev,
             create_time_ms: 5,
+        }
+    }
+
+    /// Revision 7: `n` modified, `m` deleted, `o` added; every field set.
+    pub(crate) fn event() -> Event {
+        let change = |kind, name: &str, object, previous| Change {
+            kind,
+            key: ResourceKey::new("g", "things", "ns", name),
+            object,
+            previous,
         };
-        let ev = Event {
+        Event {
             revision: 7,
             time_ms: 9,
             actor: "alice".into(),
@@ -286,30 +294,32 @@ mod tests {
             verb: "update".into(),
             restores: Some(3),
             changes: vec![
-                Change {
-                    kind: ChangeType::Modified,
-                    key: key.clone(),
-                    object: Some(res("new", 7)),
-                    previous: Some(res("old", 6)),
-                },
-                Change {
-                    kind: ChangeType::Deleted,
-                    key: key.clone(),
-                    object: None,
-                    previous: Some(res("x", 2)),
-                },
-                Change {
-                    kind: ChangeType::Added,
-                    key: key.clone(),
-                    object: Some(res("y", 7)),
-                    previous: None,
-                },
+                change(
+                    ChangeType::Modified,
+                    "n",
+                    Some(resource("n", "new", 7)),
+                    Some(resource("n", "old", 6)),
+                ),
+                change(ChangeType::Deleted, "m", None, Some(resource("m", "x", 2))),
+                change(ChangeType::Added, "o", Some(resource("o", "y", 7)), None),
             ],
-        };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An event decoded in place reads the same as the owned event lent as a reference.
+    #[test]
+    fn event_ref_decodes_the_event_encoding() {
+        use super::sample::{event, resource as res};
+        let ev = event();
         let bytes = crate::codec::encode(&ev);
         let r = EventRef::decode(&bytes).unwrap();
         assert_eq!(r, ev.as_ref());
-        assert_eq!(r.changes[0].object.unwrap().to_resource(), res("new", 7));
+        assert_eq!(r.changes[0].object.unwrap().to_resource(), res("n", "new", 7));
         assert!(r.changes[1].had_previous && !r.changes[2].had_previous);
         for cut in 0..bytes.len() {
             assert!(EventRef::decode(&bytes[..cut]).is_err());

@@ -1252,43 +1252,8 @@ mod tests {
     /// readers decode. (Destructured in full, so a new field fails to compile here.)
     #[test]
     fn encodes_like_the_owned_types() {
-        let res = |v: &str, rev| Resource {
-            key: key("n"),
-            object: v.as_bytes().to_vec(),
-            create_revision: 1,
-            mod_revision: rev,
-            version: rev,
-            create_time_ms: 5,
-        };
-        let ev = Event {
-            revision: 7,
-            time_ms: 9,
-            actor: "alice".into(),
-            source: "127.0.0.1".into(),
-            request_id: "r".into(),
-            verb: "update".into(),
-            restores: Some(3),
-            changes: vec![
-                Change {
-                    kind: ChangeType::Modified,
-                    key: key("n"),
-                    object: Some(res("new", 7)),
-                    previous: Some(res("old", 6)),
-                },
-                Change {
-                    kind: ChangeType::Deleted,
-                    key: key("m"),
-                    object: None,
-                    previous: Some(res("x", 2)),
-                },
-                Change {
-                    kind: ChangeType::Added,
-                    key: key("o"),
-                    object: Some(res("y", 7)),
-                    previous: None,
-                },
-            ],
-        };
+        use crate::events::sample::{event, resource as res};
+        let ev = event();
         let Event { revision, time_ms, actor, source, request_id, verb, restores, changes } = &ev;
         let out = EventOut {
             revision: *revision,
@@ -1314,7 +1279,7 @@ mod tests {
         assert_eq!(encode(&out), encode(&ev));
         let outcome = TxnOutcome::Committed {
             revision: 7,
-            results: vec![res("new", 7), res("x", 2)],
+            results: vec![res("n", "new", 7), res("m", "x", 2)],
             existed: vec![true, true],
         };
         let owned = encode(&DedupEntry { time_ms: 4, outcome: outcome.clone() });
