@@ -793,6 +793,14 @@ mod tests {
         fn open(&self, segment: u64) -> LogStore {
             LogStore::open_with(&self.db, &self.path, segment).unwrap()
         }
+
+        /// Entries `0..n` written and the log closed; returns its one segment's path.
+        async fn closed_after(&self, n: u64) -> PathBuf {
+            let mut log = self.open(SEGMENT_BYTES);
+            append(&mut log, (0..n).map(|i| entry(1, i)).collect()).await;
+            drop(log);
+            self.path.join(segment_name(0))
+        }
     }
 
     /// Writes and syncs, as `append` and its flusher do.
@@ -836,10 +844,7 @@ mod tests {
     #[tokio::test]
     async fn a_torn_tail_is_cut_and_the_log_continues() {
         let f = fixture();
-        let mut log = f.open(SEGMENT_BYTES);
-        append(&mut log, (0..5).map(|i| entry(1, i)).collect()).await;
-        drop(log);
-        let seg = f.path.join(segment_name(0));
+        let seg = f.closed_after(5).await;
         let full = std::fs::metadata(&seg).unwrap().len();
         // A record cut short, as a crash in the middle of a write leaves it.
         let file = OpenOptions::new().write(true).open(&seg).unwrap();
@@ -863,10 +868,7 @@ mod tests {
     #[tokio::test]
     async fn a_bad_record_before_the_tail_fails_the_open() {
         let f = fixture();
-        let mut log = f.open(SEGMENT_BYTES);
-        append(&mut log, (0..3).map(|i| entry(1, i)).collect()).await;
-        drop(log);
-        let seg = f.path.join(segment_name(0));
+        let seg = f.closed_after(3).await;
         let file = OpenOptions::new().write(true).open(&seg).unwrap();
         file.write_all_at(b"X", HEADER as u64 + 3).unwrap();
         drop(file);
@@ -956,11 +958,8 @@ mod tests {
     #[tokio::test]
     async fn a_zeroed_gap_in_the_last_segment_is_a_torn_write() {
         let f = fixture();
-        let mut log = f.open(SEGMENT_BYTES);
-        append(&mut log, (0..3).map(|i| entry(1, i)).collect()).await;
-        drop(log);
+        let seg = f.closed_after(3).await;
         // Later pages of an unfinished write reached the disk, earlier ones did not.
-        let seg = f.path.join(segment_name(0));
         let file = OpenOptions::new().append(true).open(&seg).unwrap();
         let mut junk = vec![0u8; 1500];
         junk.extend_from_slice(&[7u8; 300]);
