@@ -76,12 +76,12 @@ impl Metrics {
             ("istio_store_log_entries_total", "Raft log entries appended.", load(&io.entries)),
             (
                 "istio_store_log_flushes_total",
-                "Group-commit flushes of the Raft log.",
+                "fdatasync rounds of the Raft log (each covers every append queued before it).",
                 load(&io.flushes),
             ),
             (
                 "istio_store_log_flush_seconds_total",
-                "Time spent in group-commit flushes.",
+                "Time spent in fdatasync of the Raft log.",
                 load(&io.flush_micros) / 1e6,
             ),
         ] {

@@ -1,12 +1,14 @@
 //! istio-store: the Raft-replicated event log at the centre of istio-rs.
 //!
-//! Every change in the mesh is a [`Command`] proposed to openraft, persisted in sled, and
-//! applied identically on every member, where it becomes one [`Event`] at one dense
+//! Every change in the mesh is a [`Command`] proposed to openraft, persisted in the Raft log
+//! (the write-ahead log, synced per commit), and applied identically on every member into the
+//! sled state machine, where it becomes one [`Event`] at one dense
 //! [`Revision`]. See `DESIGN.md` §2 and the crate modules:
 //!
 //! - [`types`]: keys, resources, txns, events, the openraft type config.
 //! - [`borrowed`]: events decoded in place, for replay.
-//! - [`log_store`]: the Raft log on sled (group-committed flushes).
+//! - [`log_store`]: the Raft log: append-only segment files, `fdatasync`ed before an entry
+//!   counts as durable.
 //! - [`state_machine`]: resources, events, idempotency table, snapshots.
 //! - [`network`]: the peer transport over tonic, client and server.
 //! - [`export`]: backups — export the retained log, restore a fresh data directory.
