@@ -739,13 +739,27 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             return Ok(());
         }
         if let Some(durable) = &mut self.sm_durable {
-            if (*durable.borrow()) <= log_id.index {
-                tracing::debug!(
-                    upto = log_id.index,
-                    "purge waits for the state machine to reach the disk"
-                );
+            // Normally at once (a snapshot save or install flushed first); during an install
+            // the state machine may take a while. Say so while it does.
+            let started = std::time::Instant::now();
+            loop {
+                let wait = durable.wait_for(|d| *d > log_id.index);
+                let waited = tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+                    .await
+                    .map(|r| r.map(|_| ()));
+                match waited {
+                    Ok(r) => {
+                        r.map_err(write_err)?;
+                        break;
+                    }
+                    Err(_) => tracing::warn!(
+                        upto = log_id.index,
+                        durable = *durable.borrow(),
+                        waited_s = started.elapsed().as_secs(),
+                        "log purge is waiting for the state machine to reach the disk"
+                    ),
+                }
             }
-            durable.wait_for(|d| *d > log_id.index).await.map_err(write_err)?;
         }
         // The purge point is durable before any segment goes: a crash in between leaves extra
         // entries (ignored on open), never a hole.
