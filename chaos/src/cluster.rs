@@ -323,39 +323,31 @@ impl Cluster {
         };
         self.nodes.insert(id, node);
         self.restart(id).await?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if self.members().await.is_ok_and(|m| m.contains(&id)) {
-                return Ok(id);
-            }
-            if Instant::now() > deadline {
-                return Err(ChaosError::Process(format!(
-                    "member {id} did not become a voter within 30s"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let what = format!("voter {id}");
+        poll_until(Duration::from_secs(30), &what, || async {
+            Ok(self.members().await.is_ok_and(|m| m.contains(&id)).then_some(id))
+        })
+        .await
     }
 
     /// Removes member `id` from the cluster (through any other running member), then stops
     /// its process.
     pub async fn remove_member(&mut self, id: u64) -> Result<(), ChaosError> {
         let client = http_client()?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let what = format!("member that removes {id}");
+        poll_until(Duration::from_secs(30), &what, || async {
             for via in self.running_ids().into_iter().filter(|v| *v != id) {
                 let url = self.node(via)?.url(&format!("/v1/cluster/members/{id}"));
                 if let Ok(r) = client.delete(&url).send().await {
                     if r.status().is_success() || r.status().as_u16() == 404 {
-                        return self.terminate(id).await;
+                        return Ok(Some(()));
                     }
                 }
             }
-            if Instant::now() > deadline {
-                return Err(ChaosError::Process(format!("could not remove member {id}")));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            Ok(None)
+        })
+        .await?;
+        self.terminate(id).await
     }
 
     /// Ids of members whose process runs (paused or not).
@@ -443,7 +435,6 @@ fn dial_for(net: &FaultNet, id: u64) -> String {
         .join(",")
 }
 
-/// The HTTP client chaos uses for control requests (short timeouts).
 /// Polls `f` every 25 ms until it yields a value, or fails with [`ChaosError::Liveness`] naming
 /// `what` once `timeout` has passed (or at once with `f`'s own error): the one way this crate
 /// and the benches wait on state they can only observe from outside a process.
@@ -464,6 +455,7 @@ where
     }
 }
 
+/// The HTTP client chaos uses for control requests (short timeouts).
 pub fn http_client() -> Result<reqwest::Client, ChaosError> {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(2))

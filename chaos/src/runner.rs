@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::check::{self, CheckResult};
-use crate::cluster::{http_client, Cluster, ClusterConfig};
+use crate::cluster::{http_client, poll_until, Cluster, ClusterConfig};
 use crate::history::{Fault, History, LogChange, LogEvent, NodeState, OpKind, Outcome, Revision};
 use crate::scenario::{Nemesis, Scenario};
 use crate::workload::{self, Recorder, Targets, WorkloadConfig, COLLECTION, NAMESPACE};
@@ -101,7 +101,7 @@ pub async fn run(cfg: &RunConfig) -> Result<Report, ChaosError> {
         cfg.nodes,
     )
     .await?;
-    wait_for_leader(&cluster, Duration::from_secs(20)).await?;
+    cluster.wait_leader(Duration::from_secs(20)).await?;
     let start_revision = setup_write(&cluster).await?;
     let targets: Targets =
         Arc::new(RwLock::new(cluster.nodes.values().map(|n| (n.id, n.http)).collect::<Vec<_>>()));
@@ -249,8 +249,7 @@ async fn setup_write(c: &Cluster) -> Result<Revision, ChaosError> {
     let client = http_client()?;
     let mut body = workload::object("chaos-start", "setup", None);
     body["metadata"]["namespace"] = json!("chaos-setup");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    poll_until(Duration::from_secs(20), "committed set-up write", || async {
         for id in c.running_ids() {
             let url = c.node(id)?.url(
                 "/apis/networking.istio.io/v1/namespaces/chaos-setup/virtualservices/chaos-start",
@@ -260,31 +259,15 @@ async fn setup_write(c: &Cluster) -> Result<Revision, ChaosError> {
                 if r.status().is_success() {
                     if let Ok(v) = r.json::<Value>().await {
                         if let (_, Some(rev)) = workload::value_of(&v) {
-                            return Ok(rev);
+                            return Ok(Some(rev));
                         }
                     }
                 }
             }
         }
-        if Instant::now() > deadline {
-            return Err(ChaosError::Liveness("the set-up write did not commit within 20s".into()));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until some member reports a leader.
-pub async fn wait_for_leader(c: &Cluster, within: Duration) -> Result<u64, ChaosError> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(l) = c.leader().await {
-            return Ok(l);
-        }
-        if Instant::now() > deadline {
-            return Err(ChaosError::Liveness(format!("no leader within {within:?}")));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        Ok(None)
+    })
+    .await
 }
 
 /// Undoes every fault: heals the network, resumes paused members, restarts dead voters.
@@ -298,7 +281,7 @@ async fn heal(c: &mut Cluster, within: Duration) -> Result<(), ChaosError> {
             c.restart(id).await?;
         }
     }
-    wait_for_leader(c, within).await.map(|_| ())
+    c.wait_leader(within).await.map(|_| ())
 }
 
 /// Waits until every running voter has applied the same revision with the same state hash,

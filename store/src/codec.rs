@@ -14,11 +14,16 @@ pub const FORMAT_VERSION: u8 = 1;
 /// Encodes `value` as `[FORMAT_VERSION] ++ bincode(value)`.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
+    encode_into(&mut out, value);
+    out
+}
+
+/// [`encode`], appended to `out` (no intermediate buffer).
+pub fn encode_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     out.push(FORMAT_VERSION);
     // Serializing our own types into a Vec cannot fail: no maps with non-string keys that
     // bincode rejects, no I/O.
-    bincode::serialize_into(&mut out, value).expect("bincode serialization into a Vec");
-    out
+    bincode::serialize_into(&mut *out, value).expect("bincode serialization into a Vec");
 }
 
 /// Decodes a record written by [`encode`]; `what` names it in the error.

@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
 
-use crate::codec::{decode, encode};
+use crate::codec::{decode, encode, encode_into};
 use crate::error::StoreError;
 use crate::types::{NodeId, TypeConfig};
 
@@ -189,14 +189,19 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 
 /// Frames `entry` onto `buf`; returns the payload length.
 fn frame(buf: &mut Vec<u8>, entry: &Entry<TypeConfig>) -> Result<u32, StoreError> {
-    let payload = encode(entry);
-    let len = u32::try_from(payload.len())
-        .ok()
-        .filter(|l| *l <= MAX_RECORD)
-        .ok_or_else(|| StoreError::Invalid(format!("raft log entry of {} bytes", payload.len())))?;
-    buf.extend_from_slice(&len.to_le_bytes());
-    buf.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    buf.extend_from_slice(&payload);
+    // Header first (filled in below), then the entry encoded in place after it.
+    let start = buf.len();
+    buf.extend_from_slice(&[0; HEADER]);
+    encode_into(buf, entry);
+    let payload = &buf[start + HEADER..];
+    let Some(len) = u32::try_from(payload.len()).ok().filter(|l| *l <= MAX_RECORD) else {
+        let n = payload.len();
+        buf.truncate(start);
+        return Err(StoreError::Invalid(format!("raft log entry of {n} bytes")));
+    };
+    let crc = crc32fast::hash(payload);
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    buf[start + 4..start + HEADER].copy_from_slice(&crc.to_le_bytes());
     Ok(len)
 }
 

@@ -607,7 +607,8 @@ impl Shared {
         Ok(hash_hex(&h))
     }
 
-    /// Forces everything written so far to disk.
+    /// Forces everything written so far to disk, and moves the durable index
+    /// ([`Shared::durable_index`]) to what was applied before the flush began.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let applied = self.read().applied.map(|l| l.index);
         self.db.flush_async().await?;
@@ -876,14 +877,10 @@ impl StateMachine {
         batch.insert(b"meta", encode(meta));
         batch.insert(b"data", data);
         self.shared.snapshots.apply_batch(batch)?;
-        // Also makes the state machine durable up to (at least) the snapshot, which the log
-        // waits for before it purges behind the snapshot.
-        let applied = self.shared.read().applied.map(|l| l.index);
-        self.shared.db.flush_async().await?;
-        if let Some(a) = applied.max(meta.last_log_id.map(|l| l.index)) {
-            self.shared.mark_durable(a);
-        }
-        Ok(())
+        // Also makes the state machine durable up to what it has applied, at least the snapshot
+        // (building captured an applied state, installing set it): the log waits for that
+        // before it purges behind the snapshot.
+        self.shared.flush().await
     }
 
     async fn install(

@@ -406,14 +406,19 @@ impl Cluster {
         self.with_logs(self.wait_converged_inner(timeout).await)
     }
 
+    /// Member `id`'s applied revision and state hash, as it reports them itself.
+    pub async fn applied(&self, id: u64) -> Option<(u64, String)> {
+        let s = self.status(id).await.ok()?;
+        let me = s["members"].as_array()?.iter().find(|m| m["id"] == id)?;
+        let a = &me["status"]["applied"];
+        Some((a["revision"].as_u64()?, a["stateHash"].as_str()?.to_owned()))
+    }
+
     async fn wait_converged_inner(&self, timeout: Duration) -> Result<(u64, String)> {
         wait_for(timeout, "all running members at the same revision and state hash", || async {
             let mut seen: Option<(u64, String)> = None;
             for n in self.nodes.iter().filter(|n| n.running()) {
-                let s = self.status(n.id).await.ok()?;
-                let me = s["members"].as_array()?.iter().find(|m| m["id"] == n.id)?;
-                let a = &me["status"]["applied"];
-                let cur = (a["revision"].as_u64()?, a["stateHash"].as_str()?.to_owned());
+                let cur = self.applied(n.id).await?;
                 if seen.as_ref().is_some_and(|s| *s != cur) {
                     return None;
                 }

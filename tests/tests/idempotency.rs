@@ -7,9 +7,7 @@ use istio_tests::{object, Cluster, VS};
 use serde_json::Value;
 
 async fn revision(c: &Cluster, id: u64) -> u64 {
-    let s = c.status(id).await.unwrap();
-    let me = s["members"].as_array().unwrap().iter().find(|m| m["id"] == id).unwrap().clone();
-    me["status"]["applied"]["revision"].as_u64().unwrap()
+    c.applied(id).await.expect("member status").0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,13 +9,6 @@ use futures::future::join_all;
 use istio_tests::{wait_for, Cluster, VS};
 use serde_json::Value;
 
-async fn applied(c: &Cluster) -> Option<(u64, String)> {
-    let s = c.status(1).await.ok()?;
-    let me = s["members"].as_array()?.iter().find(|m| m["id"] == 1)?;
-    let a = &me["status"]["applied"];
-    Some((a["revision"].as_u64()?, a["stateHash"].as_str()?.to_owned()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_sigkill_before_the_state_is_flushed() -> anyhow::Result<()> {
     let mut c = Cluster::single(&[]).await?;
@@ -37,14 +30,14 @@ async fn acknowledged_writes_survive_sigkill_before_the_state_is_flushed() -> an
             acked.push(r?);
         }
     }
-    let before = applied(&c).await.expect("status before the kill");
+    let before = c.applied(1).await.expect("status before the kill");
     assert_eq!(before.0, 240, "one revision per write");
     // At once: well inside sled's 1 s background flush, so the state machine on disk lags.
     c.node_mut(1).kill();
     c.node_mut(1).start();
     anyhow::ensure!(c.node_mut(1).wait_serving().await?, "restart could not bind its ports");
     let after = wait_for(Duration::from_secs(30), "the log re-applied after restart", || async {
-        applied(&c).await.filter(|a| a.0 >= before.0)
+        c.applied(1).await.filter(|a| a.0 >= before.0)
     })
     .await?;
     assert_eq!(after, before, "revision and state hash after the SIGKILL restart");
@@ -58,7 +51,12 @@ async fn acknowledged_writes_survive_sigkill_before_the_state_is_flushed() -> an
     assert!(r.status().is_success(), "{}", r.status());
     let v: Value = r.json().await?;
     assert_eq!(v["metadata"]["resourceVersion"], "241");
-    find_log_dir(&c)?;
+    // The log is segment files in the member's data dir.
+    let segs = std::fs::read_dir(c.node(1).dir.join("raft-log"))?
+        .filter_map(Result::ok)
+        .filter(|f| f.file_name().to_string_lossy().ends_with(".log"))
+        .count();
+    assert!(segs > 0, "no raft log segments in the data dir");
     // The restart found its state machine behind its log (the case this test is about).
     let log = c.node(1).log();
     let opened: Vec<&str> = log.lines().filter(|l| l.contains("store opened")).collect();
@@ -73,33 +71,4 @@ async fn acknowledged_writes_survive_sigkill_before_the_state_is_flushed() -> an
         .await?;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(241));
     Ok(())
-}
-
-/// The member's data dir holds the log as segment files.
-fn find_log_dir(c: &Cluster) -> anyhow::Result<()> {
-    for e in walk(c.root()) {
-        if e.file_name().is_some_and(|n| n == "raft-log") && e.is_dir() {
-            let segs = std::fs::read_dir(&e)?
-                .filter_map(Result::ok)
-                .filter(|f| f.file_name().to_string_lossy().ends_with(".log"))
-                .count();
-            anyhow::ensure!(segs > 0, "{} has no segments", e.display());
-            return Ok(());
-        }
-    }
-    anyhow::bail!("no raft-log directory under {}", c.root().display())
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.filter_map(Result::ok) {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-                out.push(p);
-            }
-        }
-    }
-    out
 }
