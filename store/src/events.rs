@@ -1,4 +1,4 @@
-//! The event log's layout inside the state machine tree: each event is first written on its
+//! The event log's layout inside the state machine's map: each event is first written on its
 //! own (`e/<revision BE>`); when the last revision of a chunk of [`CHUNK`] revisions is
 //! applied, the chunk is sealed — its events move, in the same atomic batch, into one value
 //! (`s/<chunk BE>`). Reading a long run of events (replay, export, catch-up watches) then costs
@@ -117,7 +117,7 @@ pub(crate) fn missing(rev: Revision, current: Revision) -> StoreError {
 /// Reads events by revision, keeping the last sealed chunk it loaded, so sequential reads do
 /// one lookup per chunk. Reads the tree, or (while an entry applies) the tree with the entry's
 /// pending writes over it.
-pub(crate) struct Reader<'t, S: Get + ?Sized = sled::Tree> {
+pub(crate) struct Reader<'t, S: Get + ?Sized = crate::mem::Mem> {
     tree: &'t S,
     /// The chunk number last looked up and its sealed value, if it had one.
     cached: Option<(u64, Option<Sealed>)>,
@@ -187,7 +187,7 @@ impl<'t, S: Get + ?Sized> Reader<'t, S> {
 /// chunk's last revision (reading the chunk's other events through `pending`, so those written
 /// earlier in the same entry are found). Events `<= compact` are gone and are not sealed.
 pub(crate) fn append(
-    pending: &mut Pending,
+    pending: &mut Pending<'_>,
     compact: Revision,
     rev: Revision,
     encoded: Vec<u8>,
@@ -221,7 +221,7 @@ pub(crate) fn append(
 
 /// Removes every event in `(from, to]`: their singles, and each chunk that lies wholly at or
 /// below `to`.
-pub(crate) fn remove_through(pending: &mut Pending, from: Revision, to: Revision) {
+pub(crate) fn remove_through(pending: &mut Pending<'_>, from: Revision, to: Revision) {
     for r in from + 1..=to {
         pending.remove(single_key(r));
     }

@@ -22,6 +22,7 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod log_store;
+mod mem;
 pub mod network;
 pub mod node;
 mod pending;

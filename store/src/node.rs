@@ -204,12 +204,28 @@ enum ReadIndex {
     Failed(String),
 }
 
+/// What this member's log held when it started: the term it had voted in and its last index.
+///
+/// A member that was leader before a restart is leader again at once in the same term
+/// (openraft 0.9 restores it without an election), so the first entry of its term — the
+/// ReadIndex floor of a fresh leader — is old, and the commit index it restarts with is the
+/// last one saved, which is not synced per commit. Entries it acknowledged before the restart
+/// can lie beyond both, and its state machine restarts from its snapshot. So while it leads in
+/// that term, a read index is at least the last index its log had at start: every acknowledged
+/// entry is at or below it, and all of it is committed once one entry of the term is.
+#[derive(Clone, Copy, Debug)]
+struct StartupLog {
+    term: u64,
+    last_index: u64,
+}
+
 /// Shares ReadIndex rounds between concurrent linearizable reads. A round confirms leadership
 /// with a quorum; every read queued before a round starts may use its index, because that
 /// index was read after the read arrived (the ReadIndex rule). So one round serves every read
-/// that queued while the previous one ran.
+/// that queued while the previous one ran. See [`StartupLog`] for the floor after a restart.
 async fn read_indexer(
     raft: Raft<TypeConfig>,
+    startup: StartupLog,
     mut rx: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<ReadIndex>>,
 ) {
     while let Some(first) = rx.recv().await {
@@ -218,7 +234,15 @@ async fn read_indexer(
             waiters.push(more);
         }
         let outcome = match raft.get_read_log_id().await {
-            Ok((read, _)) => ReadIndex::At(read.map_or(0, |l| l.index)),
+            Ok((read, _)) => {
+                let read = read.map_or(0, |l| l.index);
+                let term = raft.metrics().borrow().current_term;
+                ReadIndex::At(if term == startup.term {
+                    read.max(startup.last_index)
+                } else {
+                    read
+                })
+            }
             Err(RaftError::APIError(e)) => ReadIndex::NotLeader(e.to_string()),
             Err(e) => ReadIndex::Failed(e.to_string()),
         };
@@ -358,14 +382,18 @@ impl StoreNode {
             .open()?;
         let sm = StateMachine::open(&db)?;
         let shared = sm.shared();
-        let log = LogStore::open(&db, &cfg.data_dir.join("raft-log"))?
+        let mut log = LogStore::open(&db, &cfg.data_dir.join("raft-log"))?
             .with_state_machine_durability(shared.durable_index());
+        let vote = openraft::storage::RaftLogStorage::read_vote(&mut log)
+            .await
+            .map_err(|e| StoreError::Raft(e.to_string()))?;
         let log_io = log.stats();
+        let log_last_index = log.last_index();
         let applied = shared.applied_state();
         tracing::info!(
             applied_index = applied.applied_index,
             revision = applied.revision,
-            log_last_index = log.last_index(),
+            log_last_index,
             "store opened; committed entries after the applied index are re-applied from the log"
         );
         let hb = cfg.heartbeat.as_millis() as u64;
@@ -391,8 +419,12 @@ impl StoreNode {
             .map_err(|e| StoreError::Raft(e.to_string()))?;
         let (proposals, rx) = mpsc::unbounded_channel();
         tokio::spawn(proposer(raft.clone(), cfg.id, rx));
+        let startup = StartupLog {
+            term: vote.map_or(0, |v| v.leader_id.term),
+            last_index: log_last_index.unwrap_or(0),
+        };
         let (read_indexes, rx) = mpsc::unbounded_channel();
-        tokio::spawn(read_indexer(raft.clone(), rx));
+        tokio::spawn(read_indexer(raft.clone(), startup, rx));
         let node = Arc::new(Self {
             cfg,
             raft,

@@ -1,36 +1,37 @@
 //! The writes of one log entry while it is being applied: the state machine applies every
 //! command of an entry into one [`Pending`], reading through it (so each command sees what the
-//! commands before it wrote), then commits it as one atomic sled batch.
+//! commands before it wrote), then commits it to the map at once, or drops it if the entry
+//! fails.
 
 use std::collections::HashMap;
 
 use sled::IVec;
 
 use crate::error::StoreError;
+use crate::mem::Mem;
 
-/// A key-value source to read from: the state machine tree, or the tree with pending writes
+/// A key-value source to read from: the state machine's map, or the map with pending writes
 /// over it.
 pub(crate) trait Get {
     /// The value at `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<IVec>, StoreError>;
 }
 
-impl Get for sled::Tree {
+impl Get for Mem {
     #[inline]
     fn get(&self, key: &[u8]) -> Result<Option<IVec>, StoreError> {
-        Ok(sled::Tree::get(self, key)?)
+        Ok(Mem::get(self, key))
     }
 }
 
-/// Writes not yet committed over a tree. Each key keeps only its last write (`None`: removed),
-/// as a sled batch would.
-pub(crate) struct Pending {
-    tree: sled::Tree,
+/// Writes not yet committed over a map. Each key keeps only its last write (`None`: removed).
+pub(crate) struct Pending<'m> {
+    tree: &'m Mem,
     writes: HashMap<Vec<u8>, Option<IVec>>,
 }
 
-impl Pending {
-    pub(crate) fn new(tree: sled::Tree) -> Self {
+impl<'m> Pending<'m> {
+    pub(crate) fn new(tree: &'m Mem) -> Self {
         Self { tree, writes: HashMap::new() }
     }
 
@@ -49,10 +50,9 @@ impl Pending {
         prefix: &[u8],
         mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        for item in self.tree.scan_prefix(prefix) {
-            let (k, v) = item?;
-            if !self.writes.contains_key(k.as_ref()) {
-                f(&k, &v)?;
+        for (k, v) in self.tree.scan_prefix(prefix) {
+            if !self.writes.contains_key(k) {
+                f(k, v)?;
             }
         }
         for (k, v) in &self.writes {
@@ -63,25 +63,18 @@ impl Pending {
         Ok(())
     }
 
-    /// The writes, as one batch to apply to the tree.
-    pub(crate) fn into_batch(self) -> sled::Batch {
-        let mut batch = sled::Batch::default();
-        for (k, v) in self.writes {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
-            }
-        }
-        batch
+    /// The writes (`None`: remove), to apply to the map.
+    pub(crate) fn into_writes(self) -> HashMap<Vec<u8>, Option<IVec>> {
+        self.writes
     }
 }
 
-impl Get for Pending {
+impl Get for Pending<'_> {
     #[inline]
     fn get(&self, key: &[u8]) -> Result<Option<IVec>, StoreError> {
         match self.writes.get(key) {
             Some(v) => Ok(v.clone()),
-            None => Ok(self.tree.get(key)?),
+            None => Ok(self.tree.get(key)),
         }
     }
 }
@@ -92,13 +85,11 @@ mod tests {
 
     #[test]
     fn reads_see_pending_writes_over_the_tree() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::Config::new().path(dir.path()).open().unwrap();
-        let tree = db.open_tree("t").unwrap();
-        tree.insert(b"p/a", b"1").unwrap();
-        tree.insert(b"p/b", b"2").unwrap();
-        tree.insert(b"q/c", b"3").unwrap();
-        let mut p = Pending::new(tree.clone());
+        let mut tree = Mem::default();
+        tree.insert(b"p/a", b"1");
+        tree.insert(b"p/b", b"2");
+        tree.insert(b"q/c", b"3");
+        let mut p = Pending::new(&tree);
         p.insert(b"p/a".to_vec(), b"10".to_vec());
         p.remove(b"p/b".to_vec());
         p.insert(b"p/d".to_vec(), b"4".to_vec());
@@ -115,10 +106,11 @@ mod tests {
         .unwrap();
         seen.sort();
         assert_eq!(seen, [(b"p/a".to_vec(), b"10".to_vec()), (b"p/d".to_vec(), b"4".to_vec())]);
-        assert_eq!(tree.get(b"p/a").unwrap().as_deref(), Some(&b"1"[..]), "nothing written yet");
-        tree.apply_batch(p.into_batch()).unwrap();
+        assert_eq!(tree.get(b"p/a").as_deref(), Some(&b"1"[..]), "nothing written yet");
+        let writes = p.into_writes();
+        tree.apply(writes);
         let all: Vec<(Vec<u8>, Vec<u8>)> =
-            tree.iter().map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+            tree.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
         assert_eq!(
             all,
             [

@@ -1,8 +1,8 @@
 //! The replicated state machine: resources, the event log, the idempotency table, and the
-//! openraft `RaftStateMachine` / `RaftSnapshotBuilder` implementations over sled.
+//! openraft `RaftStateMachine` / `RaftSnapshotBuilder` implementations.
 //!
-//! All state of one generation lives in a single sled tree `sm_<gen>` so that each applied
-//! entry is one atomic `apply_batch`:
+//! All state lives in one in-memory ordered map ([`crate::mem::Mem`]), and each applied
+//! entry changes it at once:
 //!
 //! | key                      | value                                   |
 //! |--------------------------|-----------------------------------------|
@@ -27,12 +27,21 @@
 //! it was; a txn that fails (precondition, missing delete target) writes only its idempotency
 //! entry and consumes no revision.
 //!
-//! Installing a snapshot writes a fresh generation, flushes it, then flips the pointer in
-//! `sm_pointer`, so a crash mid-install leaves the old state intact.
+//! **Durability.** The map is not written as it changes: the Raft log, synced before an entry
+//! counts as committed, is the write-ahead log, as in etcd. What is on disk is the last saved
+//! snapshot — every key and value of the map at one applied index, in sled's `sm_snapshot`
+//! tree, flushed before the snapshot is reported saved. On open the map is that snapshot, and
+//! openraft applies the committed entries after it again from the log; the log is never
+//! purged past the saved snapshot ([`Shared::durable_index`]). Installing a snapshot saves it
+//! before the map is replaced, so a crash mid-install leaves the old state and its log.
+//!
+//! Earlier builds kept the map itself in a sled tree `sm_<gen>` (the generation named in
+//! `sm_pointer`) and wrote it as entries applied. Such a tree is loaded on open when it is
+//! ahead of the saved snapshot, and dropped once a snapshot is saved.
 
 use std::collections::{hash_map, HashMap};
 use std::io::Cursor;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
@@ -49,6 +58,7 @@ use crate::borrowed::EventRef;
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::events;
+use crate::mem::Mem;
 use crate::pending::{Get, Pending};
 use crate::types::*;
 
@@ -117,9 +127,27 @@ fn read_stored(src: &impl Get, key: &[u8]) -> Result<Option<Stored>, StoreError>
     }
 }
 
+/// A snapshot's data: every key and value of the map.
 #[derive(Serialize, Deserialize)]
 struct SnapshotBlob {
     pairs: Vec<(ByteBuf, ByteBuf)>,
+}
+
+/// [`SnapshotBlob`]'s encoding, written from the map's own keys and values.
+#[derive(Serialize)]
+struct SnapshotBlobRef<'a> {
+    pairs: Vec<(&'a serde_bytes::Bytes, &'a serde_bytes::Bytes)>,
+}
+
+impl SnapshotBlob {
+    /// The map a snapshot holds, with `applied` and `membership` set from its metadata.
+    fn into_mem(self, meta: &SnapshotMeta<NodeId, Node>) -> Mem {
+        let mut mem: Mem =
+            self.pairs.into_iter().map(|(k, v)| (k.into_vec(), IVec::from(v.into_vec()))).collect();
+        mem.insert(APPLIED, encode(&meta.last_log_id));
+        mem.insert(MEMBERSHIP, encode(&meta.last_membership));
+        mem
+    }
 }
 
 fn resource_key_bytes(k: &ResourceKey) -> Vec<u8> {
@@ -171,24 +199,31 @@ fn xor(a: &mut StateHash, b: &StateHash) {
     }
 }
 
-/// Live, in-memory summary of the current generation; guarded by `Shared::inner`.
+/// The map and a decoded summary of its metadata; guarded by `Shared::inner`.
 struct Inner {
-    tree: sled::Tree,
-    gen: u64,
+    tree: Mem,
     applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, Node>,
+    head: Head,
+}
+
+/// What applying commands moves: the revision, the compaction point and the state hash. Kept
+/// apart from the map so that an entry can apply into pending writes over the map while
+/// these change.
+#[derive(Clone, Copy)]
+struct Head {
     revision: Revision,
     compact: Revision,
     hash: StateHash,
 }
 
 impl Inner {
-    fn load(tree: sled::Tree, gen: u64) -> Result<Self, StoreError> {
+    fn load(tree: Mem) -> Result<Self, StoreError> {
         fn get<T: serde::de::DeserializeOwned + Default>(
-            t: &sled::Tree,
+            t: &Mem,
             k: &[u8],
         ) -> Result<T, StoreError> {
-            match t.get(k)? {
+            match t.get(k) {
                 Some(v) => decode(&v, "state machine metadata"),
                 None => Ok(T::default()),
             }
@@ -196,18 +231,40 @@ impl Inner {
         Ok(Self {
             applied: get(&tree, APPLIED)?,
             membership: get(&tree, MEMBERSHIP)?,
-            revision: get(&tree, REVISION)?,
-            compact: get(&tree, COMPACT)?,
-            hash: get(&tree, HASH)?,
+            head: Head {
+                revision: get(&tree, REVISION)?,
+                compact: get(&tree, COMPACT)?,
+                hash: get(&tree, HASH)?,
+            },
             tree,
-            gen,
         })
     }
 
     fn read_resource(&self, key: &[u8]) -> Result<Option<Resource>, StoreError> {
-        self.tree.get(key)?.map(|v| decode(&v, "resource")).transpose()
+        self.tree.get(key).map(|v| decode(&v, "resource")).transpose()
     }
 
+    /// Checks the stored state hash against the stored resources.
+    fn check_hash(&self, what: &'static str) -> Result<(), StoreError> {
+        let mut h = [0u8; 16];
+        for (k, v) in self.tree.scan_prefix(RES) {
+            xor(&mut h, &resource_hash(k, v));
+        }
+        if h != self.head.hash {
+            return Err(StoreError::Corrupt {
+                what,
+                reason: format!(
+                    "state hash mismatch: it says {}, its resources hash to {}",
+                    hash_hex(&self.head.hash),
+                    hash_hex(&h)
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Head {
     /// Applies one command into `pending` (reading through it, so it sees the writes of the
     /// commands applied before it in the same entry) and updates the in-memory revision, hash
     /// and compaction point; the caller writes those and commits. On error the caller drops
@@ -215,7 +272,7 @@ impl Inner {
     fn apply_command(
         &mut self,
         cmd: &Command,
-        pending: &mut Pending,
+        pending: &mut Pending<'_>,
     ) -> Result<Response, StoreError> {
         let dedup_key = [DEDUP, cmd.request_id.as_bytes()].concat();
         if let Some(v) = pending.get(&dedup_key)? {
@@ -276,7 +333,7 @@ impl Inner {
         &mut self,
         cmd: &Command,
         txn: &Txn,
-        pending: &mut Pending,
+        pending: &mut Pending<'_>,
     ) -> Result<TxnOutcome, StoreError> {
         // The keys the preconditions read, as of before the txn; the ops reuse them.
         let mut read: HashMap<Vec<u8>, Option<Stored>> = HashMap::new();
@@ -413,11 +470,13 @@ pub struct Shared {
     snapshots: sled::Tree,
     inner: RwLock<Inner>,
     revision_tx: watch::Sender<Revision>,
-    /// One past the highest log index whose effects are known to be on disk (0: none). The
-    /// database is not flushed per write, so this moves only when a flush is awaited (snapshot
-    /// save and install, [`Shared::flush`]) and at open; the Raft log waits for it before
+    /// One past the highest log index whose effects are on disk (0: none): the index of the
+    /// state loaded at open, then of each snapshot saved. The Raft log waits for it before
     /// purging ([`crate::log_store::LogStore::with_state_machine_durability`]).
     durable: watch::Sender<u64>,
+    /// Whether a state machine tree of an earlier build is still in the database; it goes
+    /// when the first snapshot is saved.
+    legacy: Mutex<bool>,
 }
 
 /// A consistent summary of the applied state.
@@ -452,46 +511,45 @@ impl Shared {
         let g = self.read();
         AppliedState {
             applied_index: g.applied.map_or(0, |l| l.index),
-            revision: g.revision,
-            compact_revision: g.compact,
-            state_hash: hash_hex(&g.hash),
+            revision: g.head.revision,
+            compact_revision: g.head.compact,
+            state_hash: hash_hex(&g.head.hash),
         }
     }
 
     /// Reads one resource and the revision it was read at.
     pub fn get(&self, key: &ResourceKey) -> Result<(Option<Resource>, Revision), StoreError> {
         let g = self.read();
-        Ok((g.read_resource(&resource_key_bytes(key))?, g.revision))
+        Ok((g.read_resource(&resource_key_bytes(key))?, g.head.revision))
     }
 
     /// Lists the resources under `prefix`, in key order, and the revision they were read at.
     pub fn list(&self, prefix: &KeyPrefix) -> Result<(Vec<Resource>, Revision), StoreError> {
         let g = self.read();
         let mut out = Vec::new();
-        for item in g.tree.scan_prefix(prefix_bytes(prefix)) {
-            let (_, v) = item?;
-            let r: Resource = decode(&v, "resource")?;
+        for (_, v) in g.tree.scan_prefix(&prefix_bytes(prefix)) {
+            let r: Resource = decode(v, "resource")?;
             if r.key.matches(prefix) {
                 out.push(r);
             }
         }
-        Ok((out, g.revision))
+        Ok((out, g.head.revision))
     }
 
     /// Up to `limit` events with revision `> after`, in order. `Compacted` if some of them are
     /// gone.
     pub fn events_after(&self, after: Revision, limit: usize) -> Result<Vec<Event>, StoreError> {
         let g = self.read();
-        if after < g.compact {
-            return Err(StoreError::Compacted { requested: after + 1, oldest: g.compact + 1 });
+        if after < g.head.compact {
+            return Err(StoreError::Compacted { requested: after + 1, oldest: g.head.compact + 1 });
         }
         // Revisions are dense from the compaction point to the current one, so point lookups
         // find every event; they are much cheaper than a sled range scan over large values.
-        let last = g.revision.min(after.saturating_add(limit as u64));
+        let last = g.head.revision.min(after.saturating_add(limit as u64));
         let mut out = Vec::with_capacity((last.saturating_sub(after)) as usize);
         let mut reader = events::Reader::new(&g.tree);
         for rev in after + 1..=last {
-            out.push(reader.expect(rev, g.revision)?);
+            out.push(reader.expect(rev, g.head.revision)?);
         }
         Ok(out)
     }
@@ -510,17 +568,20 @@ impl Shared {
         let mut last = after;
         loop {
             let g = self.read();
-            if last < g.compact {
-                return Err(StoreError::Compacted { requested: last + 1, oldest: g.compact + 1 });
+            if last < g.head.compact {
+                return Err(StoreError::Compacted {
+                    requested: last + 1,
+                    oldest: g.head.compact + 1,
+                });
             }
-            let end = g.revision.min(until).min(last.saturating_add(BATCH));
+            let end = g.head.revision.min(until).min(last.saturating_add(BATCH));
             if end <= last {
                 return Ok(last);
             }
             let mut reader = events::Reader::new(&g.tree);
             for rev in last + 1..=end {
                 if reader.with_event(rev, |e| f(&e))?.is_none() {
-                    return Err(events::missing(rev, g.revision));
+                    return Err(events::missing(rev, g.head.revision));
                 }
             }
             last = end;
@@ -535,10 +596,10 @@ impl Shared {
         limit: Revision,
     ) -> Result<Revision, StoreError> {
         let g = self.read();
-        let mut last = g.compact;
+        let mut last = g.head.compact;
         let mut reader = events::Reader::new(&g.tree);
-        for rev in g.compact + 1..=g.revision.min(limit) {
-            if reader.expect(rev, g.revision)?.time_ms >= cutoff_ms {
+        for rev in g.head.compact + 1..=g.head.revision.min(limit) {
+            if reader.expect(rev, g.head.revision)?.time_ms >= cutoff_ms {
                 break;
             }
             last = rev;
@@ -550,11 +611,10 @@ impl Shared {
     pub fn checkpoint(&self) -> Result<(Revision, Vec<Resource>), StoreError> {
         let g = self.read();
         let mut out = Vec::new();
-        for item in g.tree.scan_prefix(CHECKPOINT) {
-            let (_, v) = item?;
-            out.push(decode(&v, "checkpoint resource")?);
+        for (_, v) in g.tree.scan_prefix(CHECKPOINT) {
+            out.push(decode(v, "checkpoint resource")?);
         }
-        Ok((g.compact, out))
+        Ok((g.head.compact, out))
     }
 
     /// Every resource as of `revision`: the checkpoint (state at the compaction point) plus the
@@ -562,20 +622,22 @@ impl Shared {
     /// `FutureRevision` above the current revision.
     pub fn state_at(&self, revision: Revision) -> Result<Vec<Resource>, StoreError> {
         let g = self.read();
-        if revision < g.compact {
-            return Err(StoreError::Compacted { requested: revision, oldest: g.compact });
+        if revision < g.head.compact {
+            return Err(StoreError::Compacted { requested: revision, oldest: g.head.compact });
         }
-        if revision > g.revision {
-            return Err(StoreError::FutureRevision { requested: revision, current: g.revision });
+        if revision > g.head.revision {
+            return Err(StoreError::FutureRevision {
+                requested: revision,
+                current: g.head.revision,
+            });
         }
         let mut state: std::collections::BTreeMap<Vec<u8>, Resource> = Default::default();
-        for item in g.tree.scan_prefix(CHECKPOINT) {
-            let (k, v) = item?;
-            state.insert(k[CHECKPOINT.len()..].to_vec(), decode(&v, "checkpoint resource")?);
+        for (k, v) in g.tree.scan_prefix(CHECKPOINT) {
+            state.insert(k[CHECKPOINT.len()..].to_vec(), decode(v, "checkpoint resource")?);
         }
         let mut reader = events::Reader::new(&g.tree);
-        for rev in g.compact + 1..=revision {
-            for c in reader.expect(rev, g.revision)?.changes {
+        for rev in g.head.compact + 1..=revision {
+            for c in reader.expect(rev, g.head.revision)?.changes {
                 let kb = resource_key_bytes(&c.key)[RES.len()..].to_vec();
                 match c.object {
                     Some(o) => state.insert(kb, o),
@@ -600,22 +662,10 @@ impl Shared {
     pub fn recompute_hash(&self) -> Result<String, StoreError> {
         let g = self.read();
         let mut h = [0u8; 16];
-        for item in g.tree.scan_prefix(RES) {
-            let (k, v) = item?;
-            xor(&mut h, &resource_hash(&k, &v));
+        for (k, v) in g.tree.scan_prefix(RES) {
+            xor(&mut h, &resource_hash(k, v));
         }
         Ok(hash_hex(&h))
-    }
-
-    /// Forces everything written so far to disk, and moves the durable index
-    /// ([`Shared::durable_index`]) to what was applied before the flush began.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        let applied = self.read().applied.map(|l| l.index);
-        self.db.flush_async().await?;
-        if let Some(a) = applied {
-            self.mark_durable(a);
-        }
-        Ok(())
     }
 
     /// Records that everything applied through log index `index` is on disk.
@@ -641,20 +691,19 @@ impl Shared {
         use crate::export::Record;
         let g = self.read();
         let mut out = vec![Record::Header {
-            compact_revision: g.compact,
-            revision: g.revision,
-            state_hash: hash_hex(&g.hash),
+            compact_revision: g.head.compact,
+            revision: g.head.revision,
+            state_hash: hash_hex(&g.head.hash),
         }];
         let mut n_cp = 0;
-        for item in g.tree.scan_prefix(CHECKPOINT) {
-            let (_, v) = item?;
-            out.push(Record::Checkpoint(decode(&v, "checkpoint resource")?));
+        for (_, v) in g.tree.scan_prefix(CHECKPOINT) {
+            out.push(Record::Checkpoint(decode(v, "checkpoint resource")?));
             n_cp += 1;
         }
         let mut n_ev = 0;
         let mut reader = events::Reader::new(&g.tree);
-        for rev in g.compact + 1..=g.revision {
-            out.push(Record::Event(reader.expect(rev, g.revision)?));
+        for rev in g.head.compact + 1..=g.head.revision {
+            out.push(Record::Event(reader.expect(rev, g.head.revision)?));
             n_ev += 1;
         }
         out.push(Record::Trailer { checkpoint: n_cp, events: n_ev });
@@ -662,9 +711,10 @@ impl Shared {
     }
 }
 
-/// Writes generation 0 of a fresh state machine from export records (see
-/// [`crate::export::restore`]): checkpoint, events, and the resources they fold to. The state
-/// hash must come out equal to the exported one.
+/// Writes a fresh state machine from export records (see [`crate::export::restore`]):
+/// checkpoint, events, and the resources they fold to, as a state machine tree `sm_0` that
+/// [`StateMachine::open`] loads like one of an earlier build. The state hash must come out
+/// equal to the exported one.
 pub fn seed(db: &sled::Db, records: &[crate::export::Record]) -> Result<AppliedState, StoreError> {
     use crate::export::Record;
     let Some(Record::Header { compact_revision, revision, state_hash }) = records.first() else {
@@ -751,7 +801,9 @@ pub struct StateMachine {
 }
 
 impl StateMachine {
-    /// Opens the state machine in `db`, dropping any half-installed generation.
+    /// Opens the state machine in `db`: the map of the saved snapshot, or the state machine
+    /// tree of an earlier build if that is ahead of it (see the module doc). Half-installed
+    /// generations of earlier builds are dropped.
     pub fn open(db: &sled::Db) -> Result<Self, StoreError> {
         let pointer = db.open_tree("sm_pointer")?;
         let snapshots = db.open_tree("sm_snapshot")?;
@@ -760,16 +812,40 @@ impl StateMachine {
             None => 0,
         };
         let current = format!("sm_{gen}");
+        let mut legacy = None;
         for name in db.tree_names() {
-            if name.starts_with(b"sm_") && name.as_ref() != current.as_bytes() {
-                let n = String::from_utf8_lossy(&name);
-                if n.strip_prefix("sm_").is_some_and(|s| s.parse::<u64>().is_ok()) {
+            let n = String::from_utf8_lossy(&name);
+            if n.strip_prefix("sm_").is_some_and(|s| s.parse::<u64>().is_ok()) {
+                if n == current {
+                    legacy = Some(Inner::load(Mem::load(&db.open_tree(&name)?)?)?);
+                } else {
                     db.drop_tree(&name)?;
                 }
             }
         }
-        let inner = Inner::load(db.open_tree(&current)?, gen)?;
-        let (revision_tx, _) = watch::channel(inner.revision);
+        let inner = match (read_snapshot(&snapshots)?, legacy) {
+            (Some((meta, _)), Some(tree)) if tree.applied > meta.last_log_id => {
+                tracing::info!(
+                    applied_index = tree.applied.map_or(0, |l| l.index),
+                    "loaded the state machine tree of an earlier build; the first snapshot \
+                     replaces it"
+                );
+                tree
+            }
+            (Some((meta, data)), legacy) => {
+                let blob: SnapshotBlob = decode(&data, "snapshot")?;
+                let inner = Inner::load(blob.into_mem(&meta))?;
+                inner.check_hash("saved snapshot")?;
+                if legacy.is_some() {
+                    drop_legacy(db, &pointer)?;
+                }
+                inner
+            }
+            (None, Some(tree)) => tree,
+            (None, None) => Inner::load(Mem::default())?,
+        };
+        let legacy = db.tree_names().iter().any(|n| n.as_ref() == current.as_bytes());
+        let (revision_tx, _) = watch::channel(inner.head.revision);
         // What is on disk at open is durable by definition.
         let (durable, _) = watch::channel(inner.applied.map_or(0, |l| l.index + 1));
         Ok(Self {
@@ -780,6 +856,7 @@ impl StateMachine {
                 inner: RwLock::new(inner),
                 revision_tx,
                 durable,
+                legacy: Mutex::new(legacy),
             }),
         })
     }
@@ -789,60 +866,58 @@ impl StateMachine {
         self.shared.clone()
     }
 
-    /// Applies one entry as one atomic sled batch: its commands' writes, then the revision,
-    /// hash and compaction point if they moved, the membership, and `applied`.
+    /// Applies one entry to the map at once: its commands' writes, then the revision, hash
+    /// and compaction point if they moved, the membership, and `applied`.
     fn apply_entry(&self, entry: &Entry<TypeConfig>) -> Result<Response, StoreError> {
-        let mut g = self.shared.write();
+        let mut guard = self.shared.write();
+        let g = &mut *guard;
         // What applying commands changes in memory. Nothing of a failed entry is written, so
-        // on error these are put back and the summary matches the disk again.
-        let before = (g.revision, g.compact, g.hash);
-        let mut pending = Pending::new(g.tree.clone());
+        // on error this is put back and the summary matches the map again.
+        let before = g.head;
+        let mut pending = Pending::new(&g.tree);
         let mut membership = None;
         let result = match &entry.payload {
             EntryPayload::Blank => Ok(Response::None),
             EntryPayload::Normal(Command { op: CommandOp::Batch(cmds), .. }) => {
                 // In order, each reading through `pending` what the ones before it wrote.
                 cmds.iter()
-                    .map(|cmd| g.apply_command(cmd, &mut pending))
+                    .map(|cmd| g.head.apply_command(cmd, &mut pending))
                     .collect::<Result<Vec<_>, _>>()
                     .map(Response::Batch)
             }
-            EntryPayload::Normal(cmd) => g.apply_command(cmd, &mut pending),
+            EntryPayload::Normal(cmd) => g.head.apply_command(cmd, &mut pending),
             EntryPayload::Membership(m) => {
                 membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
                 Ok(Response::None)
             }
         };
+        let writes = pending.into_writes();
         let resp = match result {
             Ok(r) => r,
             Err(e) => {
-                (g.revision, g.compact, g.hash) = before;
+                g.head = before;
                 return Err(e);
             }
         };
-        let mut batch = pending.into_batch();
-        if g.revision != before.0 {
-            batch.insert(REVISION, encode(&g.revision));
-            batch.insert(HASH, encode(&g.hash));
+        g.tree.apply(writes);
+        if g.head.revision != before.revision {
+            g.tree.insert(REVISION, encode(&g.head.revision));
+            g.tree.insert(HASH, encode(&g.head.hash));
         }
-        if g.compact != before.1 {
-            batch.insert(COMPACT, encode(&g.compact));
+        if g.head.compact != before.compact {
+            g.tree.insert(COMPACT, encode(&g.head.compact));
         }
         if let Some(m) = &membership {
-            batch.insert(MEMBERSHIP, encode(m));
+            g.tree.insert(MEMBERSHIP, encode(m));
         }
         let applied = Some(entry.log_id);
-        batch.insert(APPLIED, encode(&applied));
-        if let Err(e) = g.tree.apply_batch(batch) {
-            (g.revision, g.compact, g.hash) = before;
-            return Err(e.into());
-        }
+        g.tree.insert(APPLIED, encode(&applied));
         g.applied = applied;
         if let Some(m) = membership {
             g.membership = m;
         }
-        let rev = g.revision;
-        drop(g);
+        let rev = g.head.revision;
+        drop(guard);
         let wrote = |r: &Response| {
             matches!(r, Response::Txn { deduplicated: false, .. } | Response::Compacted { .. })
         };
@@ -857,17 +932,13 @@ impl StateMachine {
     }
 
     fn snapshot_from_store(&self) -> Result<Option<Snapshot<TypeConfig>>, StoreError> {
-        let meta = self.shared.snapshots.get(b"meta")?;
-        let data = self.shared.snapshots.get(b"data")?;
-        match (meta, data) {
-            (Some(m), Some(d)) => Ok(Some(Snapshot {
-                meta: decode(&m, "snapshot metadata")?,
-                snapshot: Box::new(Cursor::new(d.to_vec())),
-            })),
-            _ => Ok(None),
-        }
+        Ok(read_snapshot(&self.shared.snapshots)?
+            .map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data.to_vec())) }))
     }
 
+    /// Saves a snapshot and waits until it is on disk: from then on it is the state machine's
+    /// durable state (the durable index moves to it), and a state machine tree of an earlier
+    /// build is no longer needed.
     async fn save_snapshot(
         &self,
         meta: &SnapshotMeta<NodeId, Node>,
@@ -877,10 +948,16 @@ impl StateMachine {
         batch.insert(b"meta", encode(meta));
         batch.insert(b"data", data);
         self.shared.snapshots.apply_batch(batch)?;
-        // Also makes the state machine durable up to what it has applied, at least the snapshot
-        // (building captured an applied state, installing set it): the log waits for that
-        // before it purges behind the snapshot.
-        self.shared.flush().await
+        self.shared.db.flush_async().await?;
+        if let Some(l) = meta.last_log_id {
+            self.shared.mark_durable(l.index);
+        }
+        let legacy =
+            std::mem::take(&mut *self.shared.legacy.lock().unwrap_or_else(|p| p.into_inner()));
+        if legacy {
+            drop_legacy(&self.shared.db, &self.shared.pointer)?;
+        }
+        Ok(())
     }
 
     async fn install(
@@ -889,49 +966,43 @@ impl StateMachine {
         data: Vec<u8>,
     ) -> Result<(), StoreError> {
         let blob: SnapshotBlob = decode(&data, "snapshot")?;
-        let (old_gen, old_name) = {
-            let g = self.shared.read();
-            (g.gen, g.tree.name())
-        };
-        let gen = old_gen + 1;
-        let name = format!("sm_{gen}");
-        self.shared.db.drop_tree(&name)?;
-        let tree = self.shared.db.open_tree(&name)?;
-        let mut batch = sled::Batch::default();
-        let mut hash = [0u8; 16];
-        for (k, v) in blob.pairs {
-            if k.starts_with(RES) {
-                xor(&mut hash, &resource_hash(&k, &v));
-            }
-            batch.insert(k.into_vec(), v.into_vec());
-        }
-        batch.insert(APPLIED, encode(&meta.last_log_id));
-        batch.insert(MEMBERSHIP, encode(&meta.last_membership));
-        tree.apply_batch(batch)?;
-        let fresh = Inner::load(tree, gen)?;
-        if fresh.hash != hash {
-            return Err(StoreError::Corrupt {
-                what: "snapshot",
-                reason: format!(
-                    "state hash mismatch: snapshot says {}, its resources hash to {}",
-                    hash_hex(&fresh.hash),
-                    hash_hex(&hash)
-                ),
-            });
-        }
-        self.shared.db.flush_async().await?;
-        self.shared.pointer.insert(b"gen", encode(&gen))?;
-        self.shared.db.flush_async().await?;
-        let rev = fresh.revision;
-        *self.shared.write() = fresh;
-        self.shared.db.drop_tree(old_name)?;
+        let fresh = Inner::load(blob.into_mem(meta))?;
+        fresh.check_hash("snapshot")?;
+        // On disk first: a crash from here on restarts from this snapshot.
         self.save_snapshot(meta, &data).await?;
+        let rev = fresh.head.revision;
+        *self.shared.write() = fresh;
         self.shared.revision_tx.send_replace(rev);
         Ok(())
     }
 }
 
-type Captured = (Option<LogId<NodeId>>, StoredMembership<NodeId, Node>, SnapshotBlob);
+/// A saved snapshot's metadata and data.
+type Saved = (SnapshotMeta<NodeId, Node>, IVec);
+
+/// The saved snapshot, if one was saved.
+fn read_snapshot(snapshots: &sled::Tree) -> Result<Option<Saved>, StoreError> {
+    match (snapshots.get(b"meta")?, snapshots.get(b"data")?) {
+        (Some(m), Some(d)) => Ok(Some((decode(&m, "snapshot metadata")?, d))),
+        _ => Ok(None),
+    }
+}
+
+/// Drops the state machine trees of earlier builds (a saved snapshot holds their state).
+fn drop_legacy(db: &sled::Db, pointer: &sled::Tree) -> Result<(), StoreError> {
+    for name in db.tree_names() {
+        let n = String::from_utf8_lossy(&name);
+        if n.strip_prefix("sm_").is_some_and(|s| s.parse::<u64>().is_ok()) {
+            db.drop_tree(&name)?;
+        }
+    }
+    pointer.remove(b"gen")?;
+    tracing::info!("dropped the state machine tree of an earlier build; the snapshot holds it");
+    Ok(())
+}
+
+/// The map's keys and values and its applied state, as captured for a snapshot.
+type Captured = (Option<LogId<NodeId>>, StoredMembership<NodeId, Node>, Vec<(Vec<u8>, IVec)>);
 
 /// Captures a consistent copy of the state when created; serializes it when asked.
 pub struct SnapshotBuilder {
@@ -941,12 +1012,18 @@ pub struct SnapshotBuilder {
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, SErr> {
-        let (applied, membership, blob) = std::mem::replace(
+        let (applied, membership, pairs) = std::mem::replace(
             &mut self.captured,
             Err(StoreError::Invalid("snapshot builder used twice".into())),
         )
         .map_err(|e| StorageIOError::read_state_machine(&e))?;
-        let data = encode(&blob);
+        let data = encode(&SnapshotBlobRef {
+            pairs: pairs
+                .iter()
+                .map(|(k, v)| (serde_bytes::Bytes::new(k), serde_bytes::Bytes::new(v)))
+                .collect(),
+        });
+        drop(pairs);
         let snapshot_id = match applied {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, rand::random::<u32>()),
             None => format!("0-0-{}", rand::random::<u32>()),
@@ -985,16 +1062,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        // Runs on the state machine task, between applies: the copy is consistent.
-        let captured = (|| {
-            let g = self.shared.read();
-            let mut pairs = Vec::new();
-            for item in g.tree.iter() {
-                let (k, v) = item?;
-                pairs.push((ByteBuf::from(k.to_vec()), ByteBuf::from(v.to_vec())));
-            }
-            Ok((g.applied, g.membership.clone(), SnapshotBlob { pairs }))
-        })();
+        // Runs on the state machine task, between applies: the copy is consistent. Values are
+        // shared, not copied.
+        let g = self.shared.read();
+        let pairs = g.tree.iter().map(|(k, v)| (k.to_vec(), v.clone())).collect();
+        let captured = Ok((g.applied, g.membership.clone(), pairs));
+        drop(g);
         SnapshotBuilder { sm: self.clone(), captured }
     }
 
@@ -1042,6 +1115,18 @@ mod tests {
         Fixture { sm: StateMachine::open(&db).unwrap(), _dir: dir, index: 0 }
     }
 
+    /// Closes the state machine (as a crash would: nothing is flushed) and opens its database
+    /// with `prepare` run on it first; the fixture's log index goes back to what was applied.
+    fn reopen(f: Fixture, prepare: impl FnOnce(&sled::Db)) -> Fixture {
+        let Fixture { _dir: dir, sm, .. } = f;
+        drop(sm);
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        prepare(&db);
+        let sm = StateMachine::open(&db).unwrap();
+        let index = sm.shared.applied_state().applied_index;
+        Fixture { sm, _dir: dir, index }
+    }
+
     fn key(n: &str) -> ResourceKey {
         ResourceKey::new("g", "things", "ns", n)
     }
@@ -1085,7 +1170,7 @@ mod tests {
             let g = self.sm.shared.read();
             g.tree
                 .iter()
-                .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .filter(|(k, _)| k != APPLIED)
                 .collect()
         }
@@ -1184,8 +1269,8 @@ mod tests {
         // Chunk 0 was sealed (and kept: it straddles the compaction point); no single of it
         // is left.
         let tree = batched.sm.shared.read().tree.clone();
-        assert!(tree.get(sealed_key(0)).unwrap().is_some());
-        assert!((1..CHUNK).all(|r| tree.get(single_key(r)).unwrap().is_none()));
+        assert!(tree.get(&sealed_key(0)).is_some());
+        assert!((1..CHUNK).all(|r| tree.get(&single_key(r)).is_none()));
         let events = batched.sm.shared.events_after(61, usize::MAX).unwrap();
         assert_eq!(
             events.iter().map(|e| e.revision).collect::<Vec<_>>(),
@@ -1207,7 +1292,7 @@ mod tests {
         let mut f = open();
         f.txn("a", vec![], vec![put("a", "1")]).await;
         let bad = resource_key_bytes(&key("bad"));
-        f.sm.shared.read().tree.insert(&bad, vec![crate::codec::FORMAT_VERSION]).unwrap();
+        f.sm.shared.write().tree.insert(bad.clone(), vec![crate::codec::FORMAT_VERSION]);
         let raw = f.raw();
         let state = f.sm.shared.applied_state();
         let batch = || {
@@ -1228,7 +1313,7 @@ mod tests {
         assert_eq!(f.raw(), raw);
         assert_eq!(f.sm.shared.applied_state(), state);
         assert_eq!(f.sm.applied_state().await.unwrap().0.map(|l| l.index), Some(1));
-        f.sm.shared.read().tree.remove(&bad).unwrap();
+        f.sm.shared.write().tree.remove(&bad);
         let r = f.sm.apply([entry(2)]).await.unwrap().remove(0);
         let Response::Batch(rs) = r else { panic!("{r:?}") };
         let revs: Vec<_> = rs
@@ -1594,5 +1679,104 @@ mod tests {
         );
         let current = b.sm.get_current_snapshot().await.unwrap().unwrap();
         assert_eq!(current.meta, snap.meta);
+    }
+
+    fn numbered(i: u64) -> Command {
+        txn_cmd(&format!("r{i}"), vec![], vec![put(&format!("k{}", i % 7), &i.to_string())])
+    }
+
+    /// What is on disk is the last saved snapshot: a reopened state machine starts from it,
+    /// with the durable index just past it, and the entries after it, applied again as
+    /// openraft does from the log, give the state it had.
+    #[tokio::test]
+    async fn reopen_starts_from_the_saved_snapshot() {
+        let mut f = open();
+        for i in 0..10 {
+            f.apply(numbered(i)).await;
+        }
+        let snap = f.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        assert_eq!(snap.meta.last_log_id.map(|l| l.index), Some(10));
+        assert_eq!(*f.sm.shared.durable_index().borrow(), 11);
+        for i in 10..15 {
+            f.apply(numbered(i)).await;
+        }
+        let want = f.sm.shared.applied_state();
+        assert_eq!(*f.sm.shared.durable_index().borrow(), 11, "applying writes nothing");
+
+        let mut f = reopen(f, |_| {});
+        let at_open = f.sm.shared.applied_state();
+        assert_eq!((at_open.applied_index, at_open.revision), (10, 10));
+        assert_eq!(*f.sm.shared.durable_index().borrow(), 11);
+        assert_eq!(f.sm.get_current_snapshot().await.unwrap().unwrap().meta, snap.meta);
+        for i in 10..15 {
+            f.apply(numbered(i)).await;
+        }
+        assert_eq!(f.sm.shared.applied_state(), want);
+        assert_eq!(f.sm.shared.recompute_hash().unwrap(), want.state_hash);
+    }
+
+    /// A saved snapshot whose resources do not hash to its state hash fails the open.
+    #[tokio::test]
+    async fn a_damaged_saved_snapshot_fails_the_open() {
+        let mut f = open();
+        for i in 0..3 {
+            f.apply(numbered(i)).await;
+        }
+        f.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        let Fixture { _dir: dir, sm, .. } = f;
+        let mut blob: SnapshotBlob =
+            decode(&sm.shared.snapshots.get(b"data").unwrap().unwrap(), "snapshot").unwrap();
+        drop(sm);
+        let (k, v) = blob.pairs.iter_mut().find(|(k, _)| k.starts_with(RES)).unwrap();
+        let mut res: Resource = decode(v, "resource").unwrap();
+        res.object = b"tampered".to_vec();
+        *v = ByteBuf::from(encode(&res));
+        assert!(k.starts_with(RES));
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        db.open_tree("sm_snapshot").unwrap().insert(b"data", encode(&blob)).unwrap();
+        let err = StateMachine::open(&db).expect_err("a damaged snapshot is refused");
+        assert!(err.to_string().contains("state hash mismatch"), "{err}");
+    }
+
+    /// A state machine tree written by an earlier build (the map kept in sled as entries
+    /// applied) is loaded when it is ahead of the saved snapshot, half-installed generations
+    /// beside it are dropped, and it stays until the next snapshot is saved, which replaces it.
+    #[tokio::test]
+    async fn a_tree_of_an_earlier_build_is_loaded_until_a_snapshot_replaces_it() {
+        let mut f = open();
+        for i in 0..5 {
+            f.apply(numbered(i)).await;
+        }
+        f.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        for i in 5..12 {
+            f.apply(numbered(i)).await;
+        }
+        let want = f.sm.shared.applied_state();
+        let pairs: Vec<(Vec<u8>, IVec)> =
+            f.sm.shared.read().tree.iter().map(|(k, v)| (k.to_vec(), v.clone())).collect();
+        let sm_trees = |db: &sled::Db| -> Vec<String> {
+            db.tree_names()
+                .iter()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .filter(|n| n.starts_with("sm_") && n[3..].parse::<u64>().is_ok())
+                .collect()
+        };
+        let mut f = reopen(f, |db| {
+            db.open_tree("sm_pointer").unwrap().insert(b"gen", encode(&3u64)).unwrap();
+            let t = db.open_tree("sm_3").unwrap();
+            for (k, v) in &pairs {
+                t.insert(k, v.clone()).unwrap();
+            }
+            db.open_tree("sm_4").unwrap().insert(b"m/revision", encode(&99u64)).unwrap();
+        });
+        assert_eq!(f.sm.shared.applied_state(), want, "the tree at 12 is ahead of the snapshot");
+        assert_eq!(sm_trees(&f.sm.shared.db), ["sm_3"]);
+        f.apply(numbered(12)).await;
+        let want = f.sm.shared.applied_state();
+        f.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        assert!(sm_trees(&f.sm.shared.db).is_empty(), "the snapshot replaced the tree");
+        assert!(f.sm.shared.pointer.get(b"gen").unwrap().is_none());
+        let f = reopen(f, |_| {});
+        assert_eq!(f.sm.shared.applied_state(), want);
     }
 }
