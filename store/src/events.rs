@@ -2,7 +2,7 @@
 //! own (`e/<revision BE>`); when the last revision of a chunk of [`CHUNK`] revisions is
 //! applied, the chunk is sealed — its events move, in the same atomic batch, into one value
 //! (`s/<chunk BE>`). Reading a long run of events (replay, export, catch-up watches) then costs
-//! one sled lookup per chunk rather than one per event.
+//! one lookup per chunk rather than one per event.
 //!
 //! Invariant: for every chunk, either a sealed value exists and holds every retained event of
 //! that chunk, or each retained event is a single. Compaction removes singles and whole chunks
@@ -19,8 +19,8 @@ use crate::types::{Event, Revision};
 pub(crate) const SINGLE: &[u8] = b"e/";
 /// Key prefix of sealed chunks.
 pub(crate) const SEALED: &[u8] = b"s/";
-/// Revisions per chunk: small enough that a chunk of typical events (~1 KB each) stays
-/// well under sled's blob threshold (a quarter of its 512 KiB segment), so it is stored inline.
+/// Revisions per chunk (a chunk of typical events is ~64 KB). The layout dates from when the
+/// map lived in sled, where one lookup per chunk mattered; snapshots carry it unchanged.
 pub const CHUNK: u64 = 64;
 
 pub(crate) fn single_key(rev: Revision) -> Vec<u8> {

@@ -2,7 +2,7 @@
 //!
 //! Every change in the mesh is a [`Command`] proposed to openraft, persisted in the Raft log
 //! (the write-ahead log, synced per commit), and applied identically on every member into the
-//! sled state machine, where it becomes one [`Event`] at one dense
+//! state machine (in memory, saved as snapshots), where it becomes one [`Event`] at one dense
 //! [`Revision`]. See `DESIGN.md` §2 and the crate modules:
 //!
 //! - [`types`]: keys, resources, txns, events, the openraft type config.

@@ -32,7 +32,8 @@ use crate::types::*;
 pub struct StoreConfig {
     /// This member's id (unique in the cluster, > 0).
     pub id: NodeId,
-    /// Where sled keeps the log and state.
+    /// Where the Raft log (`raft-log/`), and the vote, log metadata and saved snapshot
+    /// (`sled/`) are kept.
     pub data_dir: PathBuf,
     /// Raft peer address (`--raft`).
     pub raft_addr: String,

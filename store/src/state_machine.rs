@@ -244,12 +244,18 @@ impl Inner {
         self.tree.get(key).map(|v| decode(&v, "resource")).transpose()
     }
 
-    /// Checks the stored state hash against the stored resources.
-    fn check_hash(&self, what: &'static str) -> Result<(), StoreError> {
+    /// The state hash of the stored resources, computed afresh.
+    fn hash_resources(&self) -> StateHash {
         let mut h = [0u8; 16];
         for (k, v) in self.tree.scan_prefix(RES) {
             xor(&mut h, &resource_hash(k, v));
         }
+        h
+    }
+
+    /// Checks the stored state hash against the stored resources.
+    fn check_hash(&self, what: &'static str) -> Result<(), StoreError> {
+        let h = self.hash_resources();
         if h != self.head.hash {
             return Err(StoreError::Corrupt {
                 what,
@@ -660,12 +666,7 @@ impl Shared {
 
     /// Recomputes the state hash from every stored resource (the determinism guard).
     pub fn recompute_hash(&self) -> Result<String, StoreError> {
-        let g = self.read();
-        let mut h = [0u8; 16];
-        for (k, v) in g.tree.scan_prefix(RES) {
-            xor(&mut h, &resource_hash(k, v));
-        }
-        Ok(hash_hex(&h))
+        Ok(hash_hex(&self.read().hash_resources()))
     }
 
     /// Records that everything applied through log index `index` is on disk.
