@@ -235,15 +235,12 @@ async fn read_indexer(
             waiters.push(more);
         }
         let outcome = match raft.get_read_log_id().await {
-            Ok((read, _)) => {
-                let read = read.map_or(0, |l| l.index);
-                let term = raft.metrics().borrow().current_term;
-                ReadIndex::At(if term == startup.term {
-                    read.max(startup.last_index)
-                } else {
-                    read
-                })
+            // The term of the read index is the term this member led in when it confirmed its
+            // leadership (a leader's first entry and everything after it are of its term).
+            Ok((Some(read), _)) if read.leader_id.term == startup.term => {
+                ReadIndex::At(read.index.max(startup.last_index))
             }
+            Ok((read, _)) => ReadIndex::At(read.map_or(0, |l| l.index)),
             Err(RaftError::APIError(e)) => ReadIndex::NotLeader(e.to_string()),
             Err(e) => ReadIndex::Failed(e.to_string()),
         };

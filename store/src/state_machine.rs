@@ -483,6 +483,10 @@ pub struct Shared {
     /// Whether a state machine tree of an earlier build is still in the database; it goes
     /// when the first snapshot is saved.
     legacy: Mutex<bool>,
+    /// Taken for the whole of a snapshot save (across its flush): openraft builds snapshots
+    /// on their own task, so a build that started before an install can finish after it, and
+    /// must not replace the newer snapshot on disk.
+    saving: tokio::sync::Mutex<()>,
 }
 
 /// A consistent summary of the applied state.
@@ -858,6 +862,7 @@ impl StateMachine {
                 revision_tx,
                 durable,
                 legacy: Mutex::new(legacy),
+                saving: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -939,12 +944,27 @@ impl StateMachine {
 
     /// Saves a snapshot and waits until it is on disk: from then on it is the state machine's
     /// durable state (the durable index moves to it), and a state machine tree of an earlier
-    /// build is no longer needed.
+    /// build is no longer needed. A snapshot no newer than the saved one is not written (a
+    /// build that finished after a newer install): the saved one stays.
     async fn save_snapshot(
         &self,
         meta: &SnapshotMeta<NodeId, Node>,
         data: &[u8],
     ) -> Result<(), StoreError> {
+        let _saving = self.shared.saving.lock().await;
+        if let Some(saved) = self.shared.snapshots.get(b"meta")? {
+            let saved: SnapshotMeta<NodeId, Node> = decode(&saved, "snapshot metadata")?;
+            if saved.last_log_id >= meta.last_log_id
+                && self.shared.snapshots.get(b"data")?.is_some()
+            {
+                tracing::info!(
+                    snapshot = %meta.snapshot_id,
+                    saved = %saved.snapshot_id,
+                    "not saving a snapshot that is no newer than the saved one"
+                );
+                return Ok(());
+            }
+        }
         let mut batch = sled::Batch::default();
         batch.insert(b"meta", encode(meta));
         batch.insert(b"data", data);
@@ -972,7 +992,9 @@ impl StateMachine {
         // On disk first: a crash from here on restarts from this snapshot.
         self.save_snapshot(meta, &data).await?;
         let rev = fresh.head.revision;
-        *self.shared.write() = fresh;
+        // The old map is freed after the lock is released, not while readers wait.
+        let old = std::mem::replace(&mut *self.shared.write(), fresh);
+        drop(old);
         self.shared.revision_tx.send_replace(rev);
         Ok(())
     }
@@ -1779,5 +1801,33 @@ mod tests {
         assert!(f.sm.shared.pointer.get(b"gen").unwrap().is_none());
         let f = reopen(f, |_| {});
         assert_eq!(f.sm.shared.applied_state(), want);
+    }
+
+    /// openraft builds snapshots on their own task: a build captured before an install of a
+    /// newer snapshot can finish after it. It must not replace the newer snapshot on disk (the
+    /// log was purged behind that one), nor move the durable index back.
+    #[tokio::test]
+    async fn a_late_snapshot_build_does_not_replace_a_newer_install() {
+        let mut a = open();
+        for i in 0..5 {
+            a.apply(numbered(i)).await;
+        }
+        let mut late = a.sm.get_snapshot_builder().await;
+        let mut b = open();
+        for i in 0..10 {
+            b.apply(numbered(100 + i)).await;
+        }
+        let newer = b.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+        a.sm.install_snapshot(&newer.meta, newer.snapshot).await.unwrap();
+        let installed = a.sm.shared.applied_state();
+        assert_eq!(installed.applied_index, 10);
+        let built = late.build_snapshot().await.unwrap();
+        assert_eq!(built.meta.last_log_id.map(|l| l.index), Some(5));
+        let current = a.sm.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(current.meta, newer.meta, "the newer snapshot stays saved");
+        assert_eq!(*a.sm.shared.durable_index().borrow(), 11);
+        drop(late);
+        let a = reopen(a, |_| {});
+        assert_eq!(a.sm.shared.applied_state(), installed);
     }
 }
