@@ -89,6 +89,12 @@ struct DedupEntry<O = TxnOutcome> {
     outcome: O,
 }
 
+/// The leading field of a [`DedupEntry`]: decoding this reads its time and nothing after it.
+#[derive(Deserialize)]
+struct DedupTime {
+    time_ms: i64,
+}
+
 /// [`Event`]'s encoding, written from borrowed parts (the command's strings, the txn's keys,
 /// the results and the objects they replaced) so that applying a txn copies none of them.
 /// Field for field the same as [`Event`]; `encodes_like_the_owned_types` checks the bytes.
@@ -314,9 +320,11 @@ impl Head {
                     }
                     self.compact = target;
                 }
+                // Every idempotency entry is looked at on each compaction, so only its time is
+                // decoded (the outcome after it, with the objects, is left alone).
                 let mut expired = Vec::new();
                 pending.for_each_prefix(DEDUP, |k, v| {
-                    let d: DedupEntry = decode(v, "idempotency entry")?;
+                    let d: DedupTime = decode(v, "idempotency entry")?;
                     if d.time_ms < *dedup_before_ms {
                         expired.push(k.to_vec());
                     }
@@ -949,8 +957,8 @@ impl StateMachine {
     async fn save_snapshot(
         &self,
         meta: &SnapshotMeta<NodeId, Node>,
-        data: &[u8],
-    ) -> Result<(), StoreError> {
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError> {
         let _saving = self.shared.saving.lock().await;
         if let Some(saved) = self.shared.snapshots.get(b"meta")? {
             let saved: SnapshotMeta<NodeId, Node> = decode(&saved, "snapshot metadata")?;
@@ -962,13 +970,20 @@ impl StateMachine {
                     saved = %saved.snapshot_id,
                     "not saving a snapshot that is no newer than the saved one"
                 );
-                return Ok(());
+                return Ok(data);
             }
         }
-        let mut batch = sled::Batch::default();
-        batch.insert(b"meta", encode(meta));
-        batch.insert(b"data", data);
-        self.shared.snapshots.apply_batch(batch)?;
+        // Copying the state into sled: on a blocking thread.
+        let tree = self.shared.snapshots.clone();
+        let meta_bytes = encode(meta);
+        let data = tokio::task::spawn_blocking(move || {
+            let mut batch = sled::Batch::default();
+            batch.insert(b"meta", meta_bytes);
+            batch.insert(b"data", &data[..]);
+            tree.apply_batch(batch).map(|()| data)
+        })
+        .await
+        .map_err(|e| StoreError::Raft(format!("the snapshot save task failed: {e}")))??;
         self.shared.db.flush_async().await?;
         if let Some(l) = meta.last_log_id {
             self.shared.mark_durable(l.index);
@@ -978,7 +993,7 @@ impl StateMachine {
         if legacy {
             drop_legacy(&self.shared.db, &self.shared.pointer)?;
         }
-        Ok(())
+        Ok(data)
     }
 
     async fn install(
@@ -990,7 +1005,7 @@ impl StateMachine {
         let fresh = Inner::load(blob.into_mem(meta))?;
         fresh.check_hash("snapshot")?;
         // On disk first: a crash from here on restarts from this snapshot.
-        self.save_snapshot(meta, &data).await?;
+        self.save_snapshot(meta, data).await?;
         let rev = fresh.head.revision;
         // The old map is freed after the lock is released, not while readers wait.
         let old = std::mem::replace(&mut *self.shared.write(), fresh);
@@ -1040,20 +1055,26 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             Err(StoreError::Invalid("snapshot builder used twice".into())),
         )
         .map_err(|e| StorageIOError::read_state_machine(&e))?;
-        let data = encode(&SnapshotBlobRef {
-            pairs: pairs
-                .iter()
-                .map(|(k, v)| (serde_bytes::Bytes::new(k), serde_bytes::Bytes::new(v)))
-                .collect(),
-        });
-        drop(pairs);
+        // Encoding copies the whole state: on a blocking thread, not a runtime worker that
+        // requests are waiting on.
+        let data = tokio::task::spawn_blocking(move || {
+            encode(&SnapshotBlobRef {
+                pairs: pairs
+                    .iter()
+                    .map(|(k, v)| (serde_bytes::Bytes::new(k), serde_bytes::Bytes::new(v)))
+                    .collect(),
+            })
+        })
+        .await
+        .map_err(|e| StorageIOError::read_state_machine(&e))?;
         let snapshot_id = match applied {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, rand::random::<u32>()),
             None => format!("0-0-{}", rand::random::<u32>()),
         };
         let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
-        self.sm
-            .save_snapshot(&meta, &data)
+        let data = self
+            .sm
+            .save_snapshot(&meta, data)
             .await
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "built snapshot");
@@ -1829,5 +1850,17 @@ mod tests {
         drop(late);
         let a = reopen(a, |_| {});
         assert_eq!(a.sm.shared.applied_state(), installed);
+    }
+
+    /// Compaction reads only the time of each idempotency entry; it is the same time the
+    /// whole entry holds.
+    #[test]
+    fn an_idempotency_entry_time_decodes_alone() {
+        let outcome = TxnOutcome::Committed { revision: 7, results: vec![], existed: vec![] };
+        let bytes = encode(&DedupEntry { time_ms: -1_234_567_890_123, outcome: &outcome });
+        let whole: DedupEntry = decode(&bytes, "idempotency entry").unwrap();
+        let time: DedupTime = decode(&bytes, "idempotency entry").unwrap();
+        assert_eq!(time.time_ms, whole.time_ms);
+        assert_eq!(time.time_ms, -1_234_567_890_123);
     }
 }
