@@ -502,11 +502,18 @@ impl StoreNode {
                 restores: None,
                 op: CommandOp::Compact {
                     revision: target.max(st.compact_revision),
-                    dedup_before_ms: now_ms() - n.cfg.dedup_window.as_millis() as i64,
+                    // Forgetting idempotency keys looks at every one of them, so it is asked
+                    // for only every tenth of the window (`i64::MIN`: forget none).
+                    dedup_before_ms: if prune {
+                        now_ms() - n.cfg.dedup_window.as_millis() as i64
+                    } else {
+                        i64::MIN
+                    },
                 },
             };
             match n.raft.client_write(cmd).await {
-                Ok(_) => last_dedup_prune = Instant::now(),
+                Ok(_) if prune => last_dedup_prune = Instant::now(),
+                Ok(_) => {}
                 Err(e) => tracing::debug!(error = %e, "compaction not proposed"),
             }
         }

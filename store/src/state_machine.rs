@@ -320,16 +320,19 @@ impl Head {
                     }
                     self.compact = target;
                 }
-                // Every idempotency entry is looked at on each compaction, so only its time is
-                // decoded (the outcome after it, with the objects, is left alone).
+                // Forgetting looks at every idempotency entry, so only its time is decoded (the
+                // outcome after it, with the objects, is left alone); `i64::MIN` forgets none
+                // and skips the scan (the compactor asks for it every tenth of the window).
                 let mut expired = Vec::new();
-                pending.for_each_prefix(DEDUP, |k, v| {
-                    let d: DedupTime = decode(v, "idempotency entry")?;
-                    if d.time_ms < *dedup_before_ms {
-                        expired.push(k.to_vec());
-                    }
-                    Ok(())
-                })?;
+                if *dedup_before_ms > i64::MIN {
+                    pending.for_each_prefix(DEDUP, |k, v| {
+                        let d: DedupTime = decode(v, "idempotency entry")?;
+                        if d.time_ms < *dedup_before_ms {
+                            expired.push(k.to_vec());
+                        }
+                        Ok(())
+                    })?;
+                }
                 for k in expired {
                     pending.remove(k);
                 }
@@ -1640,6 +1643,11 @@ mod tests {
         for i in 0..10 {
             f.txn(&format!("r{i}"), vec![], vec![put("a", &i.to_string())]).await;
         }
+        // `i64::MIN` compacts events and forgets no idempotency entry.
+        let r = f.apply(cmd("c0", CommandOp::Compact { revision: 3, dedup_before_ms: i64::MIN }));
+        assert_eq!(r.await, Response::Compacted { revision: 3 });
+        let o = f.txn("r0", vec![], vec![put("a", "x")]).await;
+        assert!(matches!(o, TxnOutcome::Committed { revision: 1, .. }), "still remembered");
         let r = f.apply(cmd("c", CommandOp::Compact { revision: 6, dedup_before_ms: 2000 })).await;
         assert_eq!(r, Response::Compacted { revision: 6 });
         assert!(matches!(

@@ -187,7 +187,8 @@ pub enum CommandOp {
     Compact {
         /// Highest revision to drop.
         revision: Revision,
-        /// Idempotency entries created before this time (ms) are forgotten.
+        /// Idempotency entries created before this time (ms) are forgotten. `i64::MIN`
+        /// forgets none without looking at them (forgetting scans every entry).
         dedup_before_ms: i64,
     },
     /// Txn commands proposed together as one log entry (group commit: one Raft append and
