@@ -41,7 +41,7 @@
 
 use std::collections::{hash_map, HashMap};
 use std::io::Cursor;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
@@ -491,9 +491,6 @@ pub struct Shared {
     /// state loaded at open, then of each snapshot saved. The Raft log waits for it before
     /// purging ([`crate::log_store::LogStore::with_state_machine_durability`]).
     durable: watch::Sender<u64>,
-    /// Whether a state machine tree of an earlier build is still in the database; it goes
-    /// when the first snapshot is saved.
-    legacy: Mutex<bool>,
     /// Taken for the whole of a snapshot save (across its flush): openraft builds snapshots
     /// on their own task, so a build that started before an install can finish after it, and
     /// must not replace the newer snapshot on disk.
@@ -828,27 +825,39 @@ impl StateMachine {
             None => 0,
         };
         let current = format!("sm_{gen}");
+        // Generations other than the pointer's were half-installed: dropped.
         let mut legacy = None;
-        for name in db.tree_names() {
-            let n = String::from_utf8_lossy(&name);
-            if n.strip_prefix("sm_").is_some_and(|s| s.parse::<u64>().is_ok()) {
-                if n == current {
-                    legacy = Some(Inner::load(Mem::load(&db.open_tree(&name)?)?)?);
-                } else {
-                    db.drop_tree(&name)?;
-                }
+        for name in db.tree_names().into_iter().filter(|n| is_generation(n)) {
+            if name.as_ref() == current.as_bytes() {
+                legacy = Some(db.open_tree(&name)?);
+            } else {
+                db.drop_tree(&name)?;
             }
         }
-        let inner = match (read_snapshot(&snapshots)?, legacy) {
-            (Some((meta, _)), Some(tree)) if tree.applied > meta.last_log_id => {
-                tracing::info!(
-                    applied_index = tree.applied.map_or(0, |l| l.index),
-                    "loaded the state machine tree of an earlier build; the first snapshot \
-                     replaces it"
-                );
-                tree
+        let saved = read_snapshot(&snapshots)?;
+        // Only the tree's applied id decides; the tree is loaded only if it is ahead.
+        let legacy_ahead = match (&legacy, &saved) {
+            (Some(tree), Some((meta, _))) => {
+                let applied: Option<LogId<NodeId>> = match tree.get(APPLIED)? {
+                    Some(v) => decode(&v, "state machine metadata")?,
+                    None => None,
+                };
+                applied > meta.last_log_id
             }
-            (Some((meta, data)), legacy) => {
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let inner = match (legacy, saved) {
+            (Some(tree), _) if legacy_ahead => {
+                let inner = Inner::load(Mem::load(&tree)?)?;
+                tracing::info!(
+                    applied_index = inner.applied.map_or(0, |l| l.index),
+                    "loaded the state machine from a sled tree (an earlier build's or a \
+                     restore's); the first snapshot replaces it"
+                );
+                inner
+            }
+            (legacy, Some((meta, data))) => {
                 let blob: SnapshotBlob = decode(&data, "snapshot")?;
                 let inner = Inner::load(blob.into_mem(&meta))?;
                 inner.check_hash("saved snapshot")?;
@@ -857,10 +866,8 @@ impl StateMachine {
                 }
                 inner
             }
-            (None, Some(tree)) => tree,
-            (None, None) => Inner::load(Mem::default())?,
+            (_, None) => Inner::load(Mem::default())?,
         };
-        let legacy = db.tree_names().iter().any(|n| n.as_ref() == current.as_bytes());
         let (revision_tx, _) = watch::channel(inner.head.revision);
         // What is on disk at open is durable by definition.
         let (durable, _) = watch::channel(inner.applied.map_or(0, |l| l.index + 1));
@@ -872,7 +879,6 @@ impl StateMachine {
                 inner: RwLock::new(inner),
                 revision_tx,
                 durable,
-                legacy: Mutex::new(legacy),
                 saving: tokio::sync::Mutex::new(()),
             }),
         })
@@ -966,7 +972,7 @@ impl StateMachine {
         if let Some(saved) = self.shared.snapshots.get(b"meta")? {
             let saved: SnapshotMeta<NodeId, Node> = decode(&saved, "snapshot metadata")?;
             if saved.last_log_id >= meta.last_log_id
-                && self.shared.snapshots.get(b"data")?.is_some()
+                && self.shared.snapshots.contains_key(b"data")?
             {
                 tracing::info!(
                     snapshot = %meta.snapshot_id,
@@ -991,11 +997,7 @@ impl StateMachine {
         if let Some(l) = meta.last_log_id {
             self.shared.mark_durable(l.index);
         }
-        let legacy =
-            std::mem::take(&mut *self.shared.legacy.lock().unwrap_or_else(|p| p.into_inner()));
-        if legacy {
-            drop_legacy(&self.shared.db, &self.shared.pointer)?;
-        }
+        drop_legacy(&self.shared.db, &self.shared.pointer)?;
         Ok(data)
     }
 
@@ -1029,13 +1031,22 @@ fn read_snapshot(snapshots: &sled::Tree) -> Result<Option<Saved>, StoreError> {
     }
 }
 
-/// Drops the state machine trees of earlier builds (a saved snapshot holds their state).
+/// Whether a sled tree is a state machine generation `sm_<n>` (earlier builds, restores).
+fn is_generation(name: &[u8]) -> bool {
+    name.strip_prefix(b"sm_")
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .is_some_and(|n| n.parse::<u64>().is_ok())
+}
+
+/// Drops the state machine trees of earlier builds, if any are left (a saved snapshot holds
+/// their state).
 fn drop_legacy(db: &sled::Db, pointer: &sled::Tree) -> Result<(), StoreError> {
-    for name in db.tree_names() {
-        let n = String::from_utf8_lossy(&name);
-        if n.strip_prefix("sm_").is_some_and(|s| s.parse::<u64>().is_ok()) {
-            db.drop_tree(&name)?;
-        }
+    let trees: Vec<_> = db.tree_names().into_iter().filter(|n| is_generation(n)).collect();
+    if trees.is_empty() {
+        return Ok(());
+    }
+    for name in trees {
+        db.drop_tree(&name)?;
     }
     pointer.remove(b"gen")?;
     tracing::info!("dropped the state machine tree of an earlier build; the snapshot holds it");
@@ -1809,8 +1820,8 @@ mod tests {
         let sm_trees = |db: &sled::Db| -> Vec<String> {
             db.tree_names()
                 .iter()
+                .filter(|n| is_generation(n))
                 .map(|n| String::from_utf8_lossy(n).into_owned())
-                .filter(|n| n.starts_with("sm_") && n[3..].parse::<u64>().is_ok())
                 .collect()
         };
         let mut f = reopen(f, |db| {

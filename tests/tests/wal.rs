@@ -112,18 +112,16 @@ async fn linearizable_reads_after_a_full_restart_see_every_acknowledged_write() 
                 let client = c.client.clone();
                 let url = c.node(id).url(&format!("{VS}/{name}"));
                 tokio::spawn(async move {
-                    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-                    loop {
+                    let v = wait_for(Duration::from_secs(30), "an answer", || async {
                         // Refused while the member starts, 5xx while there is no leader yet.
-                        if let Ok(r) = client.get(&url).send().await {
-                            if !r.status().is_server_error() {
-                                let v: Value = r.json().await?;
-                                return anyhow::Ok((id, name, v));
-                            }
+                        let r = client.get(&url).send().await.ok()?;
+                        if r.status().is_server_error() {
+                            return None;
                         }
-                        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no answer: {url}");
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                    }
+                        r.json::<Value>().await.ok()
+                    })
+                    .await?;
+                    anyhow::Ok((id, name, v))
                 })
             })
             .collect();
