@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use istio_planes::config::{self, ConfigError};
+use istio_planes_config::{self as config, ConfigError};
 use istio_store::{Consistency, Op, Precondition, Txn, TxnOutcome};
 use serde_json::{json, Value};
 

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use istio_planes::config::{self, KindInfo};
+use istio_planes_config::{self as config, KindInfo};
 use istio_store::{Change, Consistency, Event, KeyPrefix};
 use serde_json::{json, Value};
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use istio_planes::config::KINDS;
+use istio_planes_config::KINDS;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;

@@ -129,9 +129,9 @@ fn summarize(causes: &[Cause]) -> String {
     causes.iter().map(one).collect::<Vec<_>>().join("; ")
 }
 
-impl From<istio_planes::config::ConfigError> for ApiError {
-    fn from(e: istio_planes::config::ConfigError) -> Self {
-        use istio_planes::config::ConfigError;
+impl From<istio_planes_config::ConfigError> for ApiError {
+    fn from(e: istio_planes_config::ConfigError) -> Self {
+        use istio_planes_config::ConfigError;
         match e {
             ConfigError::Invalid(errors) => ApiError::Invalid {
                 subject: Subject::default(),
@@ -145,8 +145,26 @@ impl From<istio_planes::config::ConfigError> for ApiError {
                 None => format!("syntax error in document {index}: {message}"),
             }),
             e @ ConfigError::UnsupportedKind { .. } => ApiError::BadRequest(e.to_string()),
-            e @ ConfigError::AutoRegistration { .. } => ApiError::Internal(e.to_string()),
-            ConfigError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<istio_planes_view::ViewError> for ApiError {
+    fn from(e: istio_planes_view::ViewError) -> Self {
+        use istio_planes_view::ViewError;
+        match e {
+            ViewError::Store(e) => e.into(),
+            e @ ViewError::Stopped => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+impl From<istio_planes_pilot::PilotError> for ApiError {
+    fn from(e: istio_planes_pilot::PilotError) -> Self {
+        use istio_planes_pilot::PilotError;
+        match e {
+            e @ PilotError::AutoRegistration { .. } => ApiError::Internal(e.to_string()),
+            PilotError::Store(e) => e.into(),
         }
     }
 }

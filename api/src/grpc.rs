@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue};
 use futures::Stream;
-use istio_planes::config::{self, KindInfo};
+use istio_planes_config::{self as config, KindInfo};
 use istio_proto::config::config_service_server::{ConfigService, ConfigServiceServer};
 use istio_proto::config::{
     ApplyRequest, ApplyResponse, ApplyResult, DeleteRequest, GetRequest, ListRequest, ListResponse,

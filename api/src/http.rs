@@ -28,10 +28,10 @@ use crate::metrics::Metrics;
 use crate::object::{self, Target, MAX_BODY};
 use crate::selector::Selector;
 use crate::{apply, audit, discovery, proxies, timetravel};
-use istio_planes::config;
-use istio_planes::config_view::ConfigView;
-use istio_planes::pilot::status::PushStatus;
-use istio_planes::view::{View, ViewDriver};
+use istio_planes_config as config;
+use istio_planes_pilot::status::PushStatus;
+use istio_planes_view::config_view::ConfigView;
+use istio_planes_view::{View, ViewDriver};
 
 /// Shared state of the HTTP server.
 pub struct AppState {

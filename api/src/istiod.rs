@@ -290,14 +290,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let dev_mode = matches!(*auth, Authenticator::Anonymous);
     let state = Arc::new(AppState::new(node.clone(), stop_rx.clone()));
     // Pilot: the registry view, translated to xDS and served over ADS on the gRPC port.
-    let snapshots = istio_planes::pilot::spawn_snapshots(
+    let snapshots = istio_planes_pilot::spawn_snapshots(
         node.state().clone(),
         Duration::from_millis(args.xds_debounce_ms),
         state.pilot.clone(),
     );
     let ads = envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryServiceServer::new(
-        istio_planes::pilot::ads::Ads::new(snapshots, state.pilot.clone()).with_autoregistration(
-            istio_planes::pilot::autoreg::AutoRegistry::spawn(
+        istio_planes_pilot::ads::Ads::new(snapshots, state.pilot.clone()).with_autoregistration(
+            istio_planes_pilot::autoreg::AutoRegistry::spawn(
                 node.clone(),
                 Duration::from_millis(args.workload_entry_grace_ms),
             ),

@@ -2,7 +2,7 @@
 //! server owns before storage, and decorating stored resources with `metadata.resourceVersion`,
 //! `uid`, `generation` and `creationTimestamp` on the way out.
 
-use istio_planes::config::{self, ConfigError, KindInfo};
+use istio_planes_config::{self as config, ConfigError, KindInfo};
 use istio_store::{Resource, ResourceKey};
 use serde_json::{Map, Value};
 

@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, Subject};
 use crate::http::AppState;
-use istio_planes::pilot::dump::any_to_json;
-use istio_planes::pilot::status::ProxyStatus;
+use istio_planes_pilot::dump::any_to_json;
+use istio_planes_pilot::status::ProxyStatus;
 
 /// Query of both endpoints.
 #[derive(Debug, Default, Deserialize)]

@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use istio_planes::config::KindInfo;
+use istio_planes_config::KindInfo;
 use istio_store::{Consistency, Op, Precondition, Resource, ResourceKey, Txn, TxnOutcome};
 use serde::Deserialize;
 use serde_json::{json, Value};

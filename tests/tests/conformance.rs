@@ -97,7 +97,7 @@ fn documents(file: &Path) -> Vec<(usize, String, Value)> {
     }
     let mut out = Vec::new();
     for (i, chunk) in chunks.into_iter().enumerate() {
-        let parsed = istio_planes::config::parse_documents(&chunk)
+        let parsed = istio_planes_config::parse_documents(&chunk)
             .unwrap_or_else(|e| panic!("{} document {i}: {e}", file.display()));
         if let Some((_, v)) = parsed.into_iter().next() {
             let raw: String = chunk

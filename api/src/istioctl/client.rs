@@ -1,7 +1,7 @@
 //! istioctl's HTTP client: one method per API call, errors rendered from `Status` bodies.
 
 use anyhow::{bail, Context, Result};
-use istio_planes::config::KindInfo;
+use istio_planes_config::KindInfo;
 use serde_json::{json, Value};
 
 use super::status_message;

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use istio_planes::config::{self, ConfigError};
+use istio_planes_config::{self as config, ConfigError};
 use serde_json::Value;
 
 /// One document and its origin.

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use istio_planes::config::{self, kinds::lookup_name};
+use istio_planes_config::{self as config, kinds::lookup_name};
 use serde_json::Value;
 
 use client::Client;

@@ -1,6 +1,6 @@
 //! Table output for istioctl: per-kind columns like Istio's, and the cluster status table.
 
-use istio_planes::config::KindInfo;
+use istio_planes_config::KindInfo;
 use serde_json::Value;
 
 fn join(v: &Value) -> String {

@@ -1,0 +1,726 @@
+//! WorkloadGroup auto-registration, with Istio's semantics.
+//!
+//! A proxy that connects with node metadata `AUTO_REGISTER_GROUP` (and `NAMESPACE`,
+//! `INSTANCE_IPS`, optionally `LABELS` and `NETWORK`) gets a WorkloadEntry committed to the
+//! log, built from its WorkloadGroup's template and named `<group>-<ip>[-<network>]`. The entry
+//! records which istiod controls it and when the proxy connected (`istio.io/workloadController`,
+//! `istio.io/connectedAt`); its labels are the proxy's `LABELS` over the group's metadata
+//! labels over the template's; its health follows a `Healthy` condition (health checks enabled), so
+//! it takes traffic while connected. When the stream ends, the controlling istiod marks the entry
+//! disconnected (`istio.io/disconnectedAt`, `Healthy` = `False`); a reconnection within the grace
+//! period (to this or any other member) takes it over again; otherwise the leader deletes it
+//! once the grace period has passed.
+//!
+//! Every change is a compare-and-set txn on the entry's `mod_revision`, so a reconnection on
+//! another member always wins over a late disconnect or clean-up here. A periodic sweep also
+//! marks disconnected the entries this member controls but has no stream for (after a restart).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::google::protobuf::value::Kind;
+use istio_store::{
+    Command, CommandOp, Consistency, KeyPrefix, Op, Precondition, ResourceKey, Response, StoreNode,
+    Txn, TxnOutcome,
+};
+use serde_json::{json, Map, Value};
+
+use super::registry::HEALTH_CHECKS_ENABLED;
+use istio_planes_config as config;
+
+use crate::PilotError;
+
+/// The WorkloadGroup an entry was registered from.
+pub const GROUP_ANNOTATION: &str = "istio.io/autoRegistrationGroup";
+/// The istiod that holds the entry's proxy connection.
+pub const CONTROLLER_ANNOTATION: &str = "istio.io/workloadController";
+/// When the proxy connected (RFC 3339, nanoseconds): identifies the connection.
+pub const CONNECTED_AT_ANNOTATION: &str = "istio.io/connectedAt";
+/// When the proxy disconnected; the entry is deleted a grace period later.
+pub const DISCONNECTED_AT_ANNOTATION: &str = "istio.io/disconnectedAt";
+
+const GROUP: &str = "networking.istio.io";
+const ENTRIES: &str = "workloadentries";
+const GROUPS: &str = "workloadgroups";
+/// Attempts of one compare-and-set change before giving up.
+const ATTEMPTS: usize = 5;
+
+/// What a connecting proxy asks for, from its node metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// The proxy's node id.
+    pub proxy: String,
+    /// WorkloadGroup name (`AUTO_REGISTER_GROUP`).
+    pub group: String,
+    /// Its namespace (`NAMESPACE`).
+    pub namespace: String,
+    /// The proxy's address (first of `INSTANCE_IPS`, else the IP in a `sidecar~IP~…` node id).
+    pub ip: String,
+    /// `NETWORK`, if any.
+    pub network: String,
+    /// `LABELS`: added to the template's labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Registration {
+    /// The registration `node` asks for: `None` when its metadata names no group; an error
+    /// naming the field when the group is named but the rest is unusable.
+    pub fn from_node(node: &Node) -> Result<Option<Self>, PilotError> {
+        let Some(meta) = &node.metadata else { return Ok(None) };
+        let text = |k: &str| match meta.fields.get(k).and_then(|v| v.kind.as_ref()) {
+            Some(Kind::StringValue(s)) => s.trim().to_owned(),
+            _ => String::new(),
+        };
+        let group = text("AUTO_REGISTER_GROUP");
+        if group.is_empty() {
+            return Ok(None);
+        }
+        let fail =
+            |m: String| Err(PilotError::AutoRegistration { proxy: node.id.clone(), message: m });
+        let namespace = text("NAMESPACE");
+        if namespace.is_empty() {
+            return fail("node metadata names AUTO_REGISTER_GROUP but not NAMESPACE".into());
+        }
+        let ip = text("INSTANCE_IPS")
+            .split(',')
+            .map(str::trim)
+            .find(|s| !s.is_empty())
+            .map(str::to_owned)
+            .or_else(|| {
+                let mut parts = node.id.split('~');
+                parts.next().zip(parts.next()).map(|(_, ip)| ip.to_owned())
+            })
+            .unwrap_or_default();
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return fail(format!(
+                "no usable address: node metadata INSTANCE_IPS is {:?} and the node id {:?} \
+                 is not of the form sidecar~IP~NAME~DOMAIN",
+                text("INSTANCE_IPS"),
+                node.id
+            ));
+        }
+        let mut labels = BTreeMap::new();
+        match meta.fields.get("LABELS").and_then(|v| v.kind.as_ref()) {
+            None | Some(Kind::NullValue(_)) => {}
+            Some(Kind::StructValue(s)) => {
+                for (k, v) in &s.fields {
+                    match &v.kind {
+                        Some(Kind::StringValue(v)) => {
+                            labels.insert(k.clone(), v.clone());
+                        }
+                        _ => return fail(format!("node metadata LABELS.{k} must be a string")),
+                    }
+                }
+            }
+            Some(_) => return fail("node metadata LABELS must be a map of strings".into()),
+        }
+        Ok(Some(Registration {
+            proxy: node.id.clone(),
+            group,
+            namespace,
+            ip,
+            network: text("NETWORK"),
+            labels,
+        }))
+    }
+
+    /// The entry's name: `<group>-<ip>[-<network>]`, with IPv6 colons as dashes.
+    pub fn entry_name(&self) -> String {
+        let mut n = format!("{}-{}", self.group, self.ip);
+        if !self.network.is_empty() {
+            n.push('-');
+            n.push_str(&self.network);
+        }
+        n.replace(':', "-").to_ascii_lowercase()
+    }
+
+    /// The entry's key.
+    pub fn entry_key(&self) -> ResourceKey {
+        ResourceKey::new(GROUP, ENTRIES, &self.namespace, &self.entry_name())
+    }
+
+    fn group_key(&self) -> ResourceKey {
+        ResourceKey::new(GROUP, GROUPS, &self.namespace, &self.group)
+    }
+}
+
+/// A `Healthy` condition.
+fn healthy(status: bool, at: &str) -> Value {
+    json!({"conditions": [{
+        "type": "Healthy",
+        "status": if status { "True" } else { "False" },
+        "lastTransitionTime": at,
+    }]})
+}
+
+/// String map at `pointer` of `v` (empty when absent).
+fn string_map(v: &Value, pointer: &str) -> Map<String, Value> {
+    v.pointer(pointer).and_then(Value::as_object).cloned().unwrap_or_default()
+}
+
+/// The WorkloadEntry for `reg`, from its WorkloadGroup object `group` (stored form),
+/// connected to `controller` at `connected_at`. Validated as any written entry is.
+pub fn entry_object(
+    group: &Value,
+    reg: &Registration,
+    controller: &str,
+    connected_at: &str,
+) -> Result<Value, PilotError> {
+    let mut spec = string_map(group, "/spec/template");
+    // Labels: the proxy's over the group's metadata over the template's, on the entry and on
+    // its spec alike (the spec's are what ServiceEntries select by).
+    let mut labels = string_map(group, "/spec/template/labels");
+    labels.extend(string_map(group, "/spec/metadata/labels"));
+    for (k, v) in &reg.labels {
+        labels.insert(k.clone(), v.clone().into());
+    }
+    spec.insert("address".into(), reg.ip.clone().into());
+    if !labels.is_empty() {
+        spec.insert("labels".into(), labels.clone().into());
+    }
+    if !reg.network.is_empty() {
+        spec.insert("network".into(), reg.network.clone().into());
+    }
+    let mut annotations = string_map(group, "/spec/metadata/annotations");
+    for (k, v) in [
+        (GROUP_ANNOTATION, reg.group.as_str()),
+        (CONTROLLER_ANNOTATION, controller),
+        (CONNECTED_AT_ANNOTATION, connected_at),
+        (HEALTH_CHECKS_ENABLED, "true"),
+    ] {
+        annotations.insert(k.into(), v.into());
+    }
+    let api_version = config::lookup("networking.istio.io/v1", "WorkloadEntry")
+        .map_or_else(|| "networking.istio.io/v1".to_owned(), |k| k.preferred_api_version());
+    let mut metadata = json!({
+        "name": reg.entry_name(),
+        "namespace": reg.namespace,
+        "annotations": annotations,
+        "ownerReferences": [{
+            "apiVersion": group.get("apiVersion").cloned().unwrap_or(Value::Null),
+            "kind": "WorkloadGroup",
+            "name": reg.group,
+            "controller": true,
+        }],
+    });
+    if !labels.is_empty() {
+        metadata["labels"] = labels.into();
+    }
+    let entry = json!({
+        "apiVersion": api_version,
+        "kind": "WorkloadEntry",
+        "metadata": metadata,
+        "spec": spec,
+        "status": healthy(true, connected_at),
+    });
+    config::validate_object(&entry).map_err(|e| PilotError::AutoRegistration {
+        proxy: reg.proxy.clone(),
+        message: format!(
+            "the WorkloadEntry built from WorkloadGroup {}/{} is invalid: {e}",
+            reg.namespace, reg.group
+        ),
+    })?;
+    Ok(entry)
+}
+
+/// `entry` marked disconnected at `at`: `istio.io/disconnectedAt`, `Healthy` = `False`.
+pub fn disconnected(entry: &Value, at: &str) -> Value {
+    let mut e = entry.clone();
+    if let Some(a) = e.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+        a.insert(DISCONNECTED_AT_ANNOTATION.into(), at.into());
+    }
+    if let Some(o) = e.as_object_mut() {
+        o.insert("status".into(), healthy(false, at));
+    }
+    e
+}
+
+fn annotation<'a>(entry: &'a Value, name: &str) -> Option<&'a str> {
+    entry.pointer("/metadata/annotations")?.get(name)?.as_str()
+}
+
+/// What the periodic sweep does to one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sweep {
+    /// Controlled by this istiod, which holds no connection for it.
+    MarkDisconnected,
+    /// Disconnected for longer than the grace period.
+    Delete,
+}
+
+/// The sweep's decision for `entry`, seen by istiod `me`, whose live connection for it (if
+/// any) connected at `live`. Entries not auto-registered are left alone.
+pub fn sweep_action(
+    entry: &Value,
+    me: &str,
+    live: Option<&str>,
+    now_ms: i64,
+    grace: Duration,
+) -> Option<Sweep> {
+    annotation(entry, GROUP_ANNOTATION)?;
+    if let Some(at) = annotation(entry, DISCONNECTED_AT_ANNOTATION) {
+        let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64);
+        return (now_ms - at >= grace.as_millis() as i64).then_some(Sweep::Delete);
+    }
+    let mine = annotation(entry, CONTROLLER_ANNOTATION) == Some(me);
+    (mine && live != annotation(entry, CONNECTED_AT_ANNOTATION)).then_some(Sweep::MarkDisconnected)
+}
+
+/// Now, RFC 3339 with nanoseconds (a connection's identity).
+fn now_rfc3339() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos as i128)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A change to one entry, decided from its current object.
+enum Change {
+    Put(Value),
+    Delete,
+}
+
+/// A proxy's registration while its stream lasts: dropping it marks the entry disconnected
+/// (in a task; the drop does not wait).
+#[derive(Debug)]
+pub struct Registered {
+    registry: Arc<AutoRegistry>,
+    registration: Registration,
+    connected_at: String,
+}
+
+impl Registered {
+    /// What was registered.
+    pub fn registration(&self) -> &Registration {
+        &self.registration
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let registry = self.registry.clone();
+        let reg = self.registration.clone();
+        let at = std::mem::take(&mut self.connected_at);
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(async move { registry.unregister(&reg, &at).await });
+            }
+            // No runtime (shutting down): the sweep marks it after a restart.
+            Err(_) => tracing::warn!(entry = %reg.entry_key(), "not unregistered: no runtime"),
+        }
+    }
+}
+
+/// Registers and unregisters auto-registered workloads through the log, and sweeps.
+pub struct AutoRegistry {
+    node: Arc<StoreNode>,
+    controller: String,
+    grace: Duration,
+    /// Per entry: the `connectedAt` of this member's live connection for it.
+    live: Mutex<HashMap<ResourceKey, String>>,
+    seq: AtomicU64,
+}
+
+impl std::fmt::Debug for AutoRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AutoRegistry")
+            .field("controller", &self.controller)
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AutoRegistry {
+    /// A registry committing through `node`, deleting disconnected entries `grace` after they
+    /// disconnect; spawns the sweep (every `grace / 2`, at most every 5 s), which ends with
+    /// the last reference.
+    pub fn spawn(node: Arc<StoreNode>, grace: Duration) -> Arc<Self> {
+        let controller = format!("istiod-{}", node.config().id);
+        let me = Arc::new(AutoRegistry {
+            node,
+            controller,
+            grace,
+            live: Mutex::new(HashMap::new()),
+            seq: AtomicU64::new(0),
+        });
+        let weak = Arc::downgrade(&me);
+        let period = (grace / 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(me) = weak.upgrade() else { return };
+                if let Err(e) = me.sweep().await {
+                    tracing::warn!(error = %e, "auto-registration sweep failed; retrying");
+                }
+            }
+        });
+        me
+    }
+
+    /// The name this istiod writes into `istio.io/workloadController`.
+    pub fn controller(&self) -> &str {
+        &self.controller
+    }
+
+    /// Commits `reg`'s entry as connected to this istiod (creating it, or taking it over from
+    /// an earlier connection anywhere). Dropping the returned guard (when the stream ends)
+    /// marks the entry disconnected.
+    pub async fn register(self: &Arc<Self>, reg: Registration) -> Result<Registered, PilotError> {
+        let connected_at = self.connect(&reg).await?;
+        Ok(Registered { registry: self.clone(), registration: reg, connected_at })
+    }
+
+    /// [`AutoRegistry::register`] without the guard: returns the connection's `connectedAt`,
+    /// which [`AutoRegistry::unregister`] needs.
+    pub async fn connect(&self, reg: &Registration) -> Result<String, PilotError> {
+        self.node.read_barrier(Consistency::Linearizable).await?;
+        let key = reg.entry_key();
+        let at = now_rfc3339();
+        // Live before the write, so a concurrent sweep never takes this connection's entry
+        // for an orphan.
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), at.clone());
+        let (group, _) = self.node.state().get(&reg.group_key())?;
+        let result = match group {
+            None => Err(PilotError::AutoRegistration {
+                proxy: reg.proxy.clone(),
+                message: format!(
+                    "WorkloadGroup {}/{} (node metadata AUTO_REGISTER_GROUP, NAMESPACE) does \
+                     not exist",
+                    reg.namespace, reg.group
+                ),
+            }),
+            Some(g) => {
+                let group: Value = serde_json::from_slice(&g.object).unwrap_or(Value::Null);
+                let entry = entry_object(&group, reg, &self.controller, &at)?;
+                self.change(&key, "register", |_| Ok(Some(Change::Put(entry.clone())))).await
+            }
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(proxy = %reg.proxy, entry = %key, "workload auto-registered");
+                Ok(at)
+            }
+            Err(e) => {
+                self.forget(&key, &at);
+                Err(e)
+            }
+        }
+    }
+
+    /// Marks `reg`'s entry disconnected, if this istiod's connection at `connected_at` still
+    /// controls it (a reconnection elsewhere has taken it over otherwise).
+    pub async fn unregister(&self, reg: &Registration, connected_at: &str) {
+        let key = reg.entry_key();
+        self.forget(&key, connected_at);
+        let me = self.controller.clone();
+        let result = self
+            .change(&key, "unregister", |cur| {
+                Ok(cur
+                    .filter(|e| {
+                        annotation(e, CONTROLLER_ANNOTATION) == Some(me.as_str())
+                            && annotation(e, CONNECTED_AT_ANNOTATION) == Some(connected_at)
+                            && annotation(e, DISCONNECTED_AT_ANNOTATION).is_none()
+                    })
+                    .map(|e| Change::Put(disconnected(e, &now_rfc3339()))))
+            })
+            .await;
+        match result {
+            Ok(()) => tracing::info!(proxy = %reg.proxy, entry = %key, "workload disconnected"),
+            Err(e) => tracing::warn!(
+                proxy = %reg.proxy, entry = %key, error = %e,
+                "could not mark the auto-registered entry disconnected; the sweep will"
+            ),
+        }
+    }
+
+    fn forget(&self, key: &ResourceKey, connected_at: &str) {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if live.get(key).is_some_and(|a| a == connected_at) {
+            live.remove(key);
+        }
+    }
+
+    /// One pass over the auto-registered entries (see [`sweep_action`]); deletions only on
+    /// the leader.
+    pub async fn sweep(&self) -> Result<(), PilotError> {
+        let prefix = KeyPrefix {
+            group: Some(GROUP.into()),
+            resource: Some(ENTRIES.into()),
+            ..KeyPrefix::default()
+        };
+        let (entries, _) = self.node.state().list(&prefix)?;
+        let leader = self.node.is_leader();
+        for r in entries {
+            let Ok(entry) = serde_json::from_slice::<Value>(&r.object) else { continue };
+            let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(&r.key).cloned();
+            let action =
+                sweep_action(&entry, &self.controller, live.as_deref(), now_ms(), self.grace);
+            let me = self.controller.clone();
+            let grace = self.grace;
+            let result = match action {
+                None => continue,
+                Some(Sweep::Delete) if !leader => continue,
+                Some(Sweep::Delete) => {
+                    self.change(&r.key, "cleanup", |cur| {
+                        Ok(cur
+                            .filter(|e| {
+                                sweep_action(e, &me, None, now_ms(), grace) == Some(Sweep::Delete)
+                            })
+                            .map(|_| Change::Delete))
+                    })
+                    .await
+                }
+                Some(Sweep::MarkDisconnected) => {
+                    self.change(&r.key, "unregister", |cur| {
+                        Ok(cur
+                            .filter(|e| {
+                                let live = self
+                                    .live
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .get(&r.key)
+                                    .cloned();
+                                sweep_action(e, &me, live.as_deref(), now_ms(), grace)
+                                    == Some(Sweep::MarkDisconnected)
+                            })
+                            .map(|e| Change::Put(disconnected(e, &now_rfc3339()))))
+                    })
+                    .await
+                }
+            };
+            match result {
+                Ok(()) => {
+                    tracing::info!(entry = %r.key, action = ?action, "auto-registration sweep")
+                }
+                Err(e) => tracing::warn!(entry = %r.key, error = %e, "auto-registration sweep"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `decide(current)` to `key` as a compare-and-set txn, re-deciding on a
+    /// concurrent change. `None` from `decide` means nothing to do.
+    async fn change(
+        &self,
+        key: &ResourceKey,
+        verb: &str,
+        decide: impl Fn(Option<&Value>) -> Result<Option<Change>, PilotError>,
+    ) -> Result<(), PilotError> {
+        for _ in 0..ATTEMPTS {
+            let (cur, _) = self.node.state().get(key)?;
+            let object: Option<Value> =
+                cur.as_ref().and_then(|c| serde_json::from_slice(&c.object).ok());
+            let Some(change) = decide(object.as_ref())? else { return Ok(()) };
+            let precondition = match &cur {
+                Some(c) => Precondition::ModRevision(key.clone(), c.mod_revision),
+                None => Precondition::Absent(key.clone()),
+            };
+            let op = match change {
+                Change::Put(v) => {
+                    Op::Put { key: key.clone(), object: serde_json::to_vec(&v).unwrap_or_default() }
+                }
+                Change::Delete => Op::Delete { key: key.clone() },
+            };
+            let cmd = Command {
+                request_id: format!(
+                    "autoreg-{}-{}-{}",
+                    self.controller,
+                    now_ms(),
+                    self.seq.fetch_add(1, Ordering::Relaxed)
+                ),
+                actor: "system:pilot".into(),
+                source: self.controller.clone(),
+                time_ms: now_ms(),
+                verb: verb.into(),
+                restores: None,
+                op: CommandOp::Txn(Txn { preconditions: vec![precondition], ops: vec![op] }),
+            };
+            match self.node.write(cmd).await? {
+                Response::Txn { outcome: TxnOutcome::Committed { .. }, .. } => return Ok(()),
+                // Changed underneath (a reconnection elsewhere, a user's edit): decide again.
+                Response::Txn { outcome: TxnOutcome::Failed { .. }, .. } => continue,
+                other => {
+                    return Err(PilotError::AutoRegistration {
+                        proxy: String::new(),
+                        message: format!("unexpected store response {other:?} for {key}"),
+                    })
+                }
+            }
+        }
+        Err(PilotError::AutoRegistration {
+            proxy: String::new(),
+            message: format!("{key} kept changing; gave up after {ATTEMPTS} attempts"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envoy_types::pb::google::protobuf::{Struct, Value as PbValue};
+
+    fn s(v: &str) -> PbValue {
+        PbValue { kind: Some(Kind::StringValue(v.into())) }
+    }
+
+    fn node(id: &str, fields: &[(&str, PbValue)]) -> Node {
+        Node {
+            id: id.into(),
+            metadata: Some(Struct {
+                fields: fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn group() -> Value {
+        json!({
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "WorkloadGroup",
+            "metadata": {"name": "vm", "namespace": "vms"},
+            "spec": {
+                "metadata": {"labels": {"app": "vm"}, "annotations": {"team": "a"}},
+                "template": {
+                    "ports": {"http": 8080},
+                    "serviceAccount": "vm-sa",
+                    "labels": {"app": "vm"},
+                },
+            },
+        })
+    }
+
+    #[test]
+    fn registration_comes_from_node_metadata() {
+        let labels = PbValue {
+            kind: Some(Kind::StructValue(Struct {
+                fields: [("version".to_string(), s("v2"))].into_iter().collect(),
+            })),
+        };
+        let n = node(
+            "vm-1",
+            &[
+                ("AUTO_REGISTER_GROUP", s("vm")),
+                ("NAMESPACE", s("vms")),
+                ("INSTANCE_IPS", s("10.0.0.7,10.0.0.8")),
+                ("LABELS", labels),
+            ],
+        );
+        let r = Registration::from_node(&n).unwrap().unwrap();
+        assert_eq!(
+            (r.group.as_str(), r.namespace.as_str(), r.ip.as_str()),
+            ("vm", "vms", "10.0.0.7")
+        );
+        assert_eq!(r.labels.get("version").map(String::as_str), Some("v2"));
+        assert_eq!(r.entry_name(), "vm-10.0.0.7");
+
+        // No group: no registration. The IP may come from an Istio-style node id.
+        assert_eq!(Registration::from_node(&node("x", &[("NAMESPACE", s("a"))])).unwrap(), None);
+        let n = node(
+            "sidecar~fd00::1~vm-1.vms~vms.svc.cluster.local",
+            &[("AUTO_REGISTER_GROUP", s("vm")), ("NAMESPACE", s("vms")), ("NETWORK", s("net1"))],
+        );
+        let r = Registration::from_node(&n).unwrap().unwrap();
+        assert_eq!(r.entry_name(), "vm-fd00--1-net1");
+
+        // Named group, unusable rest: errors naming the field.
+        for (fields, want) in [
+            (vec![("AUTO_REGISTER_GROUP", s("vm"))], "NAMESPACE"),
+            (vec![("AUTO_REGISTER_GROUP", s("vm")), ("NAMESPACE", s("a"))], "INSTANCE_IPS"),
+            (
+                vec![
+                    ("AUTO_REGISTER_GROUP", s("vm")),
+                    ("NAMESPACE", s("a")),
+                    ("INSTANCE_IPS", s("10.0.0.1")),
+                    ("LABELS", s("app=x")),
+                ],
+                "LABELS",
+            ),
+        ] {
+            let e = Registration::from_node(&node("p", &fields)).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn entry_follows_the_group_template_and_the_proxy() {
+        let reg = Registration {
+            proxy: "vm-1".into(),
+            group: "vm".into(),
+            namespace: "vms".into(),
+            ip: "10.0.0.7".into(),
+            network: String::new(),
+            labels: [("version".to_string(), "v2".to_string())].into_iter().collect(),
+        };
+        let e = entry_object(&group(), &reg, "istiod-1", "2026-01-01T00:00:00.000000001Z").unwrap();
+        assert_eq!(e["metadata"]["name"], "vm-10.0.0.7");
+        assert_eq!(e["spec"]["address"], "10.0.0.7");
+        assert_eq!(e["spec"]["serviceAccount"], "vm-sa");
+        assert_eq!(e["spec"]["ports"]["http"], 8080);
+        assert_eq!(e["spec"]["labels"], json!({"app": "vm", "version": "v2"}));
+        assert_eq!(e["metadata"]["labels"], json!({"app": "vm", "version": "v2"}));
+        let a = &e["metadata"]["annotations"];
+        assert_eq!(a["team"], "a");
+        assert_eq!(a[GROUP_ANNOTATION], "vm");
+        assert_eq!(a[CONTROLLER_ANNOTATION], "istiod-1");
+        assert_eq!(a[HEALTH_CHECKS_ENABLED], "true");
+        assert_eq!(e["metadata"]["ownerReferences"][0]["name"], "vm");
+        assert!(super::super::registry::workload_healthy(&e));
+
+        let d = disconnected(&e, "2026-01-01T00:00:01Z");
+        assert_eq!(
+            d["metadata"]["annotations"][DISCONNECTED_AT_ANNOTATION],
+            "2026-01-01T00:00:01Z"
+        );
+        assert!(!super::super::registry::workload_healthy(&d));
+
+        // A template the entry kind's validation rejects is an error, not a bad write.
+        let mut bad = group();
+        bad["spec"]["template"]["weight"] = json!(-1);
+        let e = entry_object(&bad, &reg, "istiod-1", "t").unwrap_err().to_string();
+        assert!(e.contains("WorkloadGroup vms/vm") && e.contains("weight"), "{e}");
+    }
+
+    #[test]
+    fn sweep_marks_orphans_and_deletes_after_the_grace_period() {
+        let reg = Registration {
+            proxy: "p".into(),
+            group: "vm".into(),
+            namespace: "vms".into(),
+            ip: "10.0.0.7".into(),
+            network: String::new(),
+            labels: BTreeMap::new(),
+        };
+        let at = "2026-01-01T00:00:00Z";
+        let e = entry_object(&group(), &reg, "istiod-1", at).unwrap();
+        let grace = Duration::from_secs(10);
+        let t0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+                                    // Connected here: nothing; connected here but the connection is gone: orphan.
+        assert_eq!(sweep_action(&e, "istiod-1", Some(at), t0, grace), None);
+        assert_eq!(sweep_action(&e, "istiod-1", None, t0, grace), Some(Sweep::MarkDisconnected));
+        assert_eq!(
+            sweep_action(&e, "istiod-1", Some("other"), t0, grace),
+            Some(Sweep::MarkDisconnected)
+        );
+        // Another member's connection: not ours to judge.
+        assert_eq!(sweep_action(&e, "istiod-2", None, t0, grace), None);
+        // Disconnected: deleted once the grace period has passed, by anyone.
+        let d = disconnected(&e, at);
+        assert_eq!(sweep_action(&d, "istiod-2", None, t0 + 9_999, grace), None);
+        assert_eq!(sweep_action(&d, "istiod-2", None, t0 + 10_000, grace), Some(Sweep::Delete));
+        // Entries a user wrote are never touched.
+        let mut user = e.clone();
+        user["metadata"]["annotations"].as_object_mut().unwrap().remove(GROUP_ANNOTATION);
+        assert_eq!(sweep_action(&user, "istiod-1", None, t0, grace), None);
+    }
+}

@@ -1,0 +1,198 @@
+//! istio-planes-pilot: the service registry and routing, projected from the event log,
+//! translated into Envoy xDS v3 resources and served over ADS.
+//!
+//! Pilot depends on the view framework and the config model, never on another plane; it reads
+//! the log only through a [`istio_planes_view::ViewDriver`] of its own [`registry::RegistryView`].
+//!
+//! - [`registry`]: a [`istio_planes_view::View`] of ServiceEntry and WorkloadEntry objects:
+//!   services, their ports and their endpoints (inline, or WorkloadEntries selected by labels).
+//! - [`ads`]: the ADS server (state of the world and delta), pushing snapshots to every stream.
+//! - [`autoreg`]: WorkloadGroup auto-registration: WorkloadEntries committed for connecting
+//!   proxies, marked disconnected when they go, deleted after a grace period.
+//! - [`dump`]: resources as proto3 JSON, as in Envoy's config dump.
+//! - [`scope`]: per-proxy scoping: identity from node metadata, the `Sidecar` that applies
+//!   (egress hosts narrow wildcard subscriptions), the workload's ports (inbound listeners).
+//! - [`status`]: what every connected proxy was sent and ACKed or NACKed; push metrics.
+//! - [`xds`]: pure translation of the registry into Listener / RouteConfiguration / Cluster /
+//!   ClusterLoadAssignment, in the shape gRPC's proxyless xDS clients accept.
+//! - [`PilotError`]: why Pilot could not do what a proxy or the API asked.
+#![forbid(unsafe_code)]
+
+pub mod ads;
+pub mod autoreg;
+pub mod dump;
+mod error;
+pub mod registry;
+pub mod scope;
+pub mod status;
+pub mod xds;
+
+pub use error::PilotError;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use istio_store::state_machine::Shared;
+use tokio::sync::watch;
+
+use ads::Snapshot;
+use istio_planes_view::ViewDriver;
+use registry::RegistryView;
+use status::PushStatus;
+
+/// Keeps the registry view current and publishes a translated [`Snapshot`] after each change,
+/// debounced on both edges: a change after a quiet `debounce` is translated at once, and
+/// changes that follow within `debounce` of a translation wait for the end of that window and
+/// become one snapshot. A change that only moved endpoints (no VirtualService or
+/// DestinationRule changed, every service keeps its hosts, ports and resolution) translates
+/// only the changed services' ClusterLoadAssignments. Translation times go to `status`.
+pub fn spawn_snapshots(
+    state: Arc<Shared>,
+    debounce: Duration,
+    status: Arc<PushStatus>,
+) -> watch::Receiver<Arc<Snapshot>> {
+    let driver: ViewDriver<RegistryView> = ViewDriver::spawn(state);
+    let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
+    let mut revisions = driver.subscribe();
+    tokio::spawn(async move {
+        let mut changed_at = None;
+        // What the last snapshot was made from: services, routing revision, resources.
+        let mut last: Option<(Vec<registry::Service>, u64, xds::Resources)> = None;
+        loop {
+            let start = Instant::now();
+            let (revision, routing_revision, services, routing, scope) = driver.read_now(|v| {
+                use istio_planes_view::View;
+                let routing = xds::Routing {
+                    virtual_services: v.virtual_services(),
+                    destination_rules: v.destination_rules(),
+                };
+                let services = v.services();
+                let scope = scope::ScopeIndex::new(&services, &v.sidecars());
+                (v.revision(), v.routing_revision(), services, routing, scope)
+            });
+            let current = tx.borrow().clone();
+            let moved = last.as_ref().and_then(|(before, rr, _)| {
+                endpoints_moved(before, &services).filter(|_| *rr == routing_revision)
+            });
+            let next = match (moved, last.as_mut()) {
+                (Some(which), Some((before, _, resources))) => {
+                    let changed = xds::translate_endpoints(&services, &which, &routing);
+                    let next = current.with_endpoints(revision, changed_at, &changed);
+                    resources.endpoints.extend(changed);
+                    *before = services;
+                    next
+                }
+                _ => {
+                    let resources = xds::translate(&services, &routing);
+                    let previous = last.as_ref().map(|(_, _, r)| (&*current, r));
+                    let next = Snapshot::new(revision, &resources, changed_at, previous);
+                    last = Some((services, routing_revision, resources));
+                    next
+                }
+            }
+            .with_scope(scope);
+            status.translated(start.elapsed());
+            if !next.same_resources(&current)
+                || next.scope != current.scope
+                || current.revision == 0
+            {
+                tx.send_replace(Arc::new(next));
+            }
+            if revisions.changed().await.is_err() || tx.is_closed() {
+                return;
+            }
+            changed_at = Some(Instant::now());
+            tokio::time::sleep_until((start + debounce).into()).await;
+        }
+    });
+    rx
+}
+
+/// When `after` differs from `before` only in endpoints (same services, hosts, ports and
+/// resolution, in the same order), the indexes of the services whose endpoints changed.
+fn endpoints_moved(
+    before: &[registry::Service],
+    after: &[registry::Service],
+) -> Option<Vec<usize>> {
+    if before.len() != after.len() {
+        return None;
+    }
+    let mut moved = Vec::new();
+    for (i, (a, b)) in before.iter().zip(after).enumerate() {
+        if a.host != b.host
+            || a.namespace != b.namespace
+            || a.ports != b.ports
+            || a.resolution != b.resolution
+        {
+            return None;
+        }
+        if a.endpoints != b.endpoints {
+            moved.push(i);
+        }
+    }
+    Some(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::registry::{Endpoint, Service, ServicePort};
+    use super::*;
+    use istio_planes_config::networking::Resolution;
+
+    fn service(i: usize, ips: &[&str]) -> Service {
+        Service {
+            host: format!("svc{i}.example.com"),
+            namespace: "ns".into(),
+            ports: vec![ServicePort {
+                number: 80,
+                name: "http".into(),
+                protocol: "HTTP".into(),
+                target_port: 0,
+            }],
+            resolution: Resolution::STATIC,
+            endpoints: ips
+                .iter()
+                .map(|a| Endpoint {
+                    address: (*a).into(),
+                    ports: BTreeMap::new(),
+                    labels: BTreeMap::new(),
+                    locality: String::new(),
+                    weight: 0,
+                    source: "ns/se".into(),
+                    healthy: true,
+                })
+                .collect(),
+        }
+    }
+
+    /// The endpoint-only path yields exactly what a full translation does, sharing every
+    /// unchanged resource with the previous snapshot; any other change is not endpoint-only.
+    #[test]
+    fn endpoint_only_changes_match_a_full_translation() {
+        let routing = xds::Routing::default();
+        let before: Vec<Service> = (0..5).map(|i| service(i, &["10.0.0.1"])).collect();
+        let old = xds::translate(&before, &routing);
+        let first = Snapshot::new(1, &old, None, None);
+        let mut after = before.clone();
+        after[3] = service(3, &["10.0.0.1", "10.0.0.2"]);
+        let moved = endpoints_moved(&before, &after);
+        assert_eq!(moved.as_deref(), Some(&[3][..]));
+        let changed = xds::translate_endpoints(&after, &[3], &routing);
+        let incremental = first.with_endpoints(2, None, &changed);
+        let full = Snapshot::new(2, &xds::translate(&after, &routing), None, Some((&first, &old)));
+        for t in [xds::LISTENER, xds::ROUTE, xds::CLUSTER, xds::ENDPOINT] {
+            let (a, b) = (incremental.select(t, &[]), full.select(t, &[]));
+            assert!(ads::same(&a, &b), "{t} differs");
+            if t != xds::ENDPOINT {
+                assert!(Arc::ptr_eq(&a, &first.select(t, &[])), "{t} is shared");
+            }
+        }
+        assert!(!incremental.same_resources(&first));
+        let mut ported = after.clone();
+        ported[1].ports[0].number = 81;
+        assert_eq!(endpoints_moved(&after, &ported), None);
+        assert_eq!(endpoints_moved(&after, &after[..4]), None);
+    }
+}
