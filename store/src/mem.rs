@@ -11,8 +11,6 @@ use std::ops::Bound;
 
 use sled::IVec;
 
-use crate::error::StoreError;
-
 /// An ordered map of byte keys to shared byte values.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Mem {
@@ -68,16 +66,6 @@ impl Mem {
                 }
             }
         }
-    }
-
-    /// Copies a sled tree into memory (state machines written by earlier builds).
-    pub(crate) fn load(tree: &sled::Tree) -> Result<Self, StoreError> {
-        let mut map = BTreeMap::new();
-        for item in tree.iter() {
-            let (k, v) = item?;
-            map.insert(k.to_vec(), v);
-        }
-        Ok(Self { map })
     }
 }
 
