@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use envoy_types::pb::envoy::config::core::v3::Node;
@@ -26,6 +26,7 @@ use istio_store::{
     Command, CommandOp, Consistency, KeyPrefix, Op, Precondition, ResourceKey, Response, StoreNode,
     Txn, TxnOutcome,
 };
+use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
 
 use super::registry::HEALTH_CHECKS_ENABLED;
@@ -389,7 +390,7 @@ impl AutoRegistry {
         let at = now_rfc3339();
         // Live before the write, so a concurrent sweep never takes this connection's entry
         // for an orphan.
-        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), at.clone());
+        self.live.lock().insert(key.clone(), at.clone());
         let (group, _) = self.node.state().get(&reg.group_key())?;
         let result = match group {
             None => Err(PilotError::AutoRegistration {
@@ -445,7 +446,7 @@ impl AutoRegistry {
     }
 
     fn forget(&self, key: &ResourceKey, connected_at: &str) {
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live = self.live.lock();
         if live.get(key).is_some_and(|a| a == connected_at) {
             live.remove(key);
         }
@@ -463,7 +464,7 @@ impl AutoRegistry {
         let leader = self.node.is_leader();
         for r in entries {
             let Ok(entry) = serde_json::from_slice::<Value>(&r.object) else { continue };
-            let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(&r.key).cloned();
+            let live = self.live.lock().get(&r.key).cloned();
             let action =
                 sweep_action(&entry, &self.controller, live.as_deref(), now_ms(), self.grace);
             let me = self.controller.clone();
@@ -485,12 +486,7 @@ impl AutoRegistry {
                     self.change(&r.key, "unregister", |cur| {
                         Ok(cur
                             .filter(|e| {
-                                let live = self
-                                    .live
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .get(&r.key)
-                                    .cloned();
+                                let live = self.live.lock().get(&r.key).cloned();
                                 sweep_action(e, &me, live.as_deref(), now_ms(), grace)
                                     == Some(Sweep::MarkDisconnected)
                             })

@@ -30,10 +30,11 @@ pub mod xds;
 pub use error::PilotError;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use istio_store::state_machine::Shared;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use ads::Snapshot;
 use istio_planes_view::ViewDriver;
@@ -102,7 +103,7 @@ pub fn spawn_snapshots(
                 return;
             }
             changed_at = Some(Instant::now());
-            tokio::time::sleep_until((start + debounce).into()).await;
+            tokio::time::sleep_until(start + debounce).await;
         }
     });
     rx

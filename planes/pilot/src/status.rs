@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use parking_lot::Mutex;
 use serde::Serialize;
 
 use super::xds::{CLUSTER, ENDPOINT, LISTENER, ROUTE};
@@ -200,10 +201,6 @@ pub struct PushStatus {
     metrics: Mutex<Metrics>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl PushStatus {
     /// Status for the istiod member named `istiod`.
     pub fn new(istiod: impl Into<String>) -> Self {
@@ -227,7 +224,7 @@ impl PushStatus {
             connected_since: rfc3339(now_ms()),
             ..Default::default()
         };
-        lock(&self.proxies).insert(connection, p.clone());
+        self.proxies.lock().insert(connection, p.clone());
         p
     }
 
@@ -235,7 +232,7 @@ impl PushStatus {
     /// only what it changed.
     pub fn publish_type(&self, me: &ProxyStatus, short: &str) {
         let Some(t) = me.types.get(short) else { return };
-        let mut proxies = lock(&self.proxies);
+        let mut proxies = self.proxies.lock();
         let Some(slot) = proxies.get_mut(&me.connection) else { return };
         if slot.id != me.id {
             slot.id.clone_from(&me.id);
@@ -254,24 +251,24 @@ impl PushStatus {
 
     /// Forgets `connection`.
     pub fn disconnect(&self, connection: u64) {
-        lock(&self.proxies).remove(&connection);
+        self.proxies.lock().remove(&connection);
     }
 
     /// Every connected proxy, by node id then connection.
     pub fn proxies(&self) -> Vec<ProxyStatus> {
-        let mut v: Vec<ProxyStatus> = lock(&self.proxies).values().cloned().collect();
+        let mut v: Vec<ProxyStatus> = self.proxies.lock().values().cloned().collect();
         v.sort_by(|a, b| (&a.id, a.connection).cmp(&(&b.id, b.connection)));
         v
     }
 
     /// The newest connection of the proxy with node id `id`.
     pub fn proxy(&self, id: &str) -> Option<ProxyStatus> {
-        lock(&self.proxies).values().filter(|p| p.id == id).max_by_key(|p| p.connection).cloned()
+        self.proxies.lock().values().filter(|p| p.id == id).max_by_key(|p| p.connection).cloned()
     }
 
     /// Records a push of `type_url` that took `took` to build and queue.
     pub fn pushed(&self, type_url: &str, took: Duration) {
-        let mut m = lock(&self.metrics);
+        let mut m = self.metrics.lock();
         let t = short_type(type_url).to_owned();
         *m.pushes.entry(t.clone()).or_default() += 1;
         m.push_time.entry(t).or_default().observe(took);
@@ -279,26 +276,26 @@ impl PushStatus {
 
     /// Records a NACK of `type_url`.
     pub fn nacked(&self, type_url: &str) {
-        *lock(&self.metrics).nacks.entry(short_type(type_url).to_owned()).or_default() += 1;
+        *self.metrics.lock().nacks.entry(short_type(type_url).to_owned()).or_default() += 1;
     }
 
     /// Records the time from a configuration change reaching this istiod to a proxy's ACK of
     /// the push that carried it.
     pub fn converged(&self, took: Duration) {
-        lock(&self.metrics).convergence.observe(took);
+        self.metrics.lock().convergence.observe(took);
     }
 
     /// Records one translation of the registry into a snapshot.
     pub fn translated(&self, took: Duration) {
-        let mut m = lock(&self.metrics);
+        let mut m = self.metrics.lock();
         m.snapshots += 1;
         m.translate.observe(took);
     }
 
     /// The metrics in the Prometheus text format.
     pub fn render(&self, out: &mut String) {
-        let connected = lock(&self.proxies).len();
-        let m = lock(&self.metrics);
+        let connected = self.proxies.lock().len();
+        let m = self.metrics.lock();
         let head = |out: &mut String, name: &str, help: &str, kind: &str| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         };

@@ -4,14 +4,15 @@
 //!
 //! `cargo bench -p istio-planes --bench replay` (or `-- 100000 1000000 5000000` for other sizes).
 
-use std::time::Instant;
-
 use istio_planes_view::config_view::ConfigView;
 use istio_planes_view::{replay, View};
 use istio_store::state_machine::StateMachine;
 use istio_store::{Command, CommandOp, Op, ResourceKey, Txn};
 use openraft::storage::RaftStateMachine;
 use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
+// tokio's clock, as everywhere in planes (clippy.toml); nothing pauses it here, so it is the
+// monotonic wall clock the measurement needs.
+use tokio::time::Instant;
 
 /// The allocator istiod uses too (glibc malloc fragments badly under sled's workload).
 #[global_allocator]

@@ -18,8 +18,7 @@ pub mod sotw;
 
 use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::AggregatedDiscoveryService;
@@ -28,7 +27,9 @@ use envoy_types::pb::envoy::service::discovery::v3::{
 };
 use envoy_types::pb::google::protobuf::Any;
 use futures::Stream;
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::autoreg::{AutoRegistry, Registered, Registration};
@@ -213,7 +214,7 @@ impl Snapshot {
         let base = match (names.is_empty(), self.scope.sidecar_for(id)) {
             (true, Some(sidecar)) => {
                 let key = (sidecar.key.clone(), type_url);
-                let mut scoped = self.scoped.lock().unwrap_or_else(|p| p.into_inner());
+                let mut scoped = self.scoped.lock();
                 scoped
                     .entry(key)
                     .or_insert_with(|| {

@@ -3,12 +3,12 @@
 //! proxy's next request for that type ACKs (version, nonce) or NACKs (`error_detail`) it.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use envoy_types::pb::google::protobuf::Any;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tonic::Status;
 
 use super::{same, Peer, Protocol, Snapshot};
