@@ -1,17 +1,16 @@
 //! Building blocks shared by every Istio kind: Istio's JSON conventions (durations as strings,
 //! enums by name or number, 64-bit integers that may arrive as strings), the common messages
-//! (`StringMatch`, workload selectors, policy target references) and the primitive checks
-//! Istio's validator applies everywhere (DNS labels and hostnames, ports, IP addresses and
-//! CIDRs, label maps, protocols, header names and values, regexes).
+//! (`StringMatch`, workload selectors, policy target references) and Istio's protocol names.
+//!
+//! The primitive checks Istio's validator applies everywhere (DNS labels and hostnames, ports,
+//! IP addresses and CIDRs, label maps, protocols, header names and values, regexes) live with
+//! the other shared validation helpers in the crate's `rules` module; they are re-exported here
+//! so `common::validate_port` and the like keep their published paths.
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::net::IpAddr;
-use std::sync::OnceLock;
-
-use regex::Regex;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
 
 /// A string-to-string map (labels, annotations, headers to set).
 pub type StringMap = BTreeMap<String, String>;
@@ -302,188 +301,8 @@ pub struct PolicyTargetReference {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Primitive checks
+// Protocols
 // ---------------------------------------------------------------------------------------------
-
-fn re(cell: &'static OnceLock<Option<Regex>>, pattern: &str) -> Option<&'static Regex> {
-    cell.get_or_init(|| Regex::new(pattern).ok()).as_ref()
-}
-
-fn matches(cell: &'static OnceLock<Option<Regex>>, pattern: &str, s: &str) -> bool {
-    re(cell, pattern).is_some_and(|r| r.is_match(s))
-}
-
-const DNS1123_LABEL: &str = "[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?";
-
-/// A DNS-1123 label: at most 63 alphanumerics and dashes, not starting or ending with a dash.
-pub fn is_dns1123_label(s: &str) -> bool {
-    static R: OnceLock<Option<Regex>> = OnceLock::new();
-    s.len() <= 63 && matches(&R, &format!("^{DNS1123_LABEL}$"), s)
-}
-
-/// A DNS-1123 label that may start with a wildcard: `*`, `*foo`, `*-foo`.
-pub fn is_wildcard_dns1123_label(s: &str) -> bool {
-    static R: OnceLock<Option<Regex>> = OnceLock::new();
-    s.len() <= 63 && matches(&R, &format!(r"^(\*|(\*|\*-)?{DNS1123_LABEL})$"), s)
-}
-
-fn dns1123_preconditions(name: &str) -> Result<(), String> {
-    if name.len() > 255 {
-        return Err(format!("domain name {name:?} too long (max 255)"));
-    }
-    if name.is_empty() {
-        return Err("empty domain name not allowed".into());
-    }
-    Ok(())
-}
-
-fn dns1123_labels(domain: &str) -> Result<(), String> {
-    let parts: Vec<&str> = domain.split('.').collect();
-    let last = parts.last().copied().unwrap_or_default();
-    if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "domain name {domain:?} invalid (top level domain {last:?} cannot be all-numeric)"
-        ));
-    }
-    for (i, label) in parts.iter().enumerate() {
-        // A trailing dot (`istio.io.`) is allowed.
-        if i == parts.len() - 1 && label.is_empty() {
-            return Ok(());
-        }
-        if !is_dns1123_label(label) {
-            return Err(format!("domain name {domain:?} invalid (label {label:?} invalid)"));
-        }
-    }
-    Ok(())
-}
-
-/// A fully-qualified domain name (no wildcard).
-pub fn validate_fqdn(fqdn: &str) -> Result<(), String> {
-    dns1123_preconditions(fqdn)?;
-    dns1123_labels(fqdn)
-}
-
-/// A domain name whose first label may be a wildcard (`*`, `*.example.com`, `*x`).
-pub fn validate_wildcard_domain(domain: &str) -> Result<(), String> {
-    dns1123_preconditions(domain)?;
-    let (first, rest) = match domain.split_once('.') {
-        Some((f, r)) => (f, Some(r)),
-        None => (domain, None),
-    };
-    if !is_wildcard_dns1123_label(first) {
-        return Err(format!("domain name {domain:?} invalid (label {first:?} invalid)"));
-    }
-    match rest {
-        Some(r) => dns1123_labels(r),
-        None => Ok(()),
-    }
-}
-
-/// Like [`validate_wildcard_domain`], for virtual services bound to gateways: an SNI host may
-/// also be an auto-generated `outbound_.<port>_._.<host>` name.
-pub fn validate_wildcard_domain_for_gateway(sni: bool, domain: &str) -> Result<(), String> {
-    dns1123_preconditions(domain)?;
-    let first = domain.split('.').next().unwrap_or_default();
-    if sni && first == "outbound_" {
-        static R: OnceLock<Option<Regex>> = OnceLock::new();
-        if matches(&R, "outbound_.([0-8].*).*", domain) {
-            return Ok(());
-        }
-        return Err(format!("domain name {domain:?} invalid (label {first:?} invalid)"));
-    }
-    validate_wildcard_domain(domain)
-}
-
-/// A partial wildcard (`foo*`, `*foo.com`) is only a warning in Istio; callers decide.
-pub fn is_partial_wildcard(host: &str) -> bool {
-    host.contains('*') && host.len() != 1 && !host.starts_with("*.")
-}
-
-/// Istio's port range check.
-pub fn validate_port(port: i64) -> Result<(), String> {
-    if (1..=65535).contains(&port) {
-        Ok(())
-    } else {
-        Err(format!("port must be between 1-65535 (got {port})"))
-    }
-}
-
-/// An IPv4 or IPv6 address.
-pub fn is_ip(s: &str) -> bool {
-    s.parse::<IpAddr>().is_ok()
-}
-
-/// An address or a CIDR block (`a.b.c.d/xx`, `2001:db8::/64`).
-pub fn validate_ip_subnet(s: &str) -> Result<(), String> {
-    if s.matches('/').count() == 1 {
-        if parse_cidr(s) {
-            Ok(())
-        } else {
-            Err(format!("{s} is not a valid CIDR block"))
-        }
-    } else if is_ip(s) {
-        Ok(())
-    } else {
-        Err(format!("{s} is not a valid IP"))
-    }
-}
-
-/// Whether `s` is a CIDR block (host bits may be set, as Go's `netip.ParsePrefix` allows).
-pub fn parse_cidr(s: &str) -> bool {
-    let Some((addr, bits)) = s.split_once('/') else { return false };
-    let Ok(ip) = addr.parse::<IpAddr>() else { return false };
-    if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) || bits.len() > 3 {
-        return false;
-    }
-    let Ok(bits) = bits.parse::<u32>() else { return false };
-    bits <= if ip.is_ipv4() { 32 } else { 128 }
-}
-
-/// Kubernetes label key and value rules (`labels.Instance.Validate`). Returns one message per
-/// bad entry, with the key it concerns.
-pub fn validate_labels(labels: &StringMap) -> Vec<(String, String)> {
-    static KEY: OnceLock<Option<Regex>> = OnceLock::new();
-    static VALUE: OnceLock<Option<Regex>> = OnceLock::new();
-    const QUALIFIED: &str = "(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-    let key_re = re(&KEY, &format!(r"^({DNS1123_LABEL}(?:\.{DNS1123_LABEL})*/)?({QUALIFIED})$"));
-    let mut out = Vec::new();
-    for (k, v) in labels {
-        match key_re.and_then(|r| r.captures(k)) {
-            None => out.push((k.clone(), format!("invalid tag key: {k:?}"))),
-            Some(c) => {
-                let prefix = c.get(1).map_or(0, |m| m.as_str().len());
-                let name = c.get(2).map_or(0, |m| m.as_str().len());
-                if prefix > 0 && prefix - 1 > 253 {
-                    out.push((
-                        k.clone(),
-                        format!("invalid tag key: {k:?} (DNS prefix is too long)"),
-                    ));
-                }
-                if name > 63 {
-                    out.push((k.clone(), format!("invalid tag key: {k:?} (name is too long)")));
-                }
-            }
-        }
-        if !(v.is_empty() || matches(&VALUE, &format!("^{QUALIFIED}$"), v)) {
-            out.push((k.clone(), format!("invalid tag value: {v:?}")));
-        }
-    }
-    out
-}
-
-/// Selector rule shared by every kind: no empty keys and no `*` in keys or values.
-pub fn validate_selector_labels(labels: &StringMap) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (k, v) in labels {
-        if k.is_empty() {
-            out.push((k.clone(), format!("empty key is not supported in selector: \"{k}={v}\"")));
-        }
-        if k.contains('*') || v.contains('*') {
-            out.push((k.clone(), format!("wildcard is not supported in selector: \"{k}={v}\"")));
-        }
-    }
-    out
-}
 
 /// Istio's protocol names (`protocol.Parse`), case-insensitive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -558,111 +377,17 @@ impl Protocol {
     }
 }
 
-/// A protocol name is known (empty means "sniff").
-pub fn validate_protocol(p: &str) -> Result<(), String> {
-    if !p.is_empty() && Protocol::parse(p) == Protocol::Unsupported {
-        Err(format!("unsupported protocol: {p}"))
-    } else {
-        Ok(())
-    }
-}
+// ---------------------------------------------------------------------------------------------
+// Primitive checks (in `rules`)
+// ---------------------------------------------------------------------------------------------
 
-/// A port name must be a DNS-1123 label.
-pub fn validate_port_name(name: &str) -> Result<(), String> {
-    if is_dns1123_label(name) {
-        Ok(())
-    } else {
-        Err(format!("invalid port name: {name:?}"))
-    }
-}
-
-/// An HTTP header name: `^[-_A-Za-z0-9]+$`.
-pub fn validate_header_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("header name cannot be empty".into());
-    }
-    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        Ok(())
-    } else {
-        Err(format!(
-            "header name {name:?} is not a valid header name (should match ^[-_A-Za-z0-9]+$)"
-        ))
-    }
-}
-
-/// A header value for Envoy: no control characters, and `%` only as `%%` or `%VARIABLE%`.
-pub fn validate_header_value(value: &str) -> Result<(), String> {
-    if value.chars().any(|c| matches!(c as u32, 0x00..=0x08 | 0x0A..=0x1F | 0x7F)) {
-        return Err(format!("header value configuration {value:?} is invalid"));
-    }
-    let bytes = value.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if bytes.get(i + 1) == Some(&b'%') {
-                i += 2;
-                continue;
-            }
-            match bytes[i + 1..].iter().position(|&b| b == b'%') {
-                Some(end) => i += end + 2,
-                None => {
-                    return Err(format!(
-                        "header value configuration: invalid header value {value:?}: unterminated '%' (use '%%' for a literal '%')"
-                    ))
-                }
-            }
-        } else {
-            i += 1;
-        }
-    }
-    Ok(())
-}
-
-/// A regex in RE2 syntax (checked with the `regex` crate, which implements the same language).
-pub fn validate_regex(re: &str, what: &str) -> Result<(), String> {
-    if re.len() > 1024 {
-        return Err(format!("{what:?}: regex is too large, max length allowed is 1024"));
-    }
-    Regex::new(re).map(|_| ()).map_err(|e| {
-        format!(
-            "{what:?}: {}; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)",
-            e.to_string().lines().last().unwrap_or("invalid regex").trim()
-        )
-    })
-}
-
-/// A Unix domain socket path: absolute (not a directory) or abstract (`@name`).
-pub fn validate_unix_address(addr: &str) -> Result<(), String> {
-    if addr.is_empty() {
-        return Err("unix address must not be empty".into());
-    }
-    if addr.starts_with('@') {
-        return Ok(());
-    }
-    if !addr.starts_with('/') || addr.ends_with('/') {
-        return Err(format!("{addr} is not an absolute path to a file"));
-    }
-    Ok(())
-}
-
-/// Istio hostnames (`host.Name`): does `a` fall within `b` (wildcards allowed on either)?
-pub fn host_subset_of(a: &str, b: &str) -> bool {
-    match (a.strip_prefix('*'), b.strip_prefix('*')) {
-        (_, None) => a == b && !a.starts_with('*'),
-        (Some(a_rest), Some(b_rest)) => a_rest.ends_with(b_rest),
-        (None, Some(b_rest)) => a.ends_with(b_rest),
-    }
-}
-
-/// Istio hostnames (`host.Name.Matches`): do `a` and `b` overlap?
-pub fn host_matches(a: &str, b: &str) -> bool {
-    match (a.strip_prefix('*'), b.strip_prefix('*')) {
-        (None, None) => a == b,
-        (Some(a_rest), None) => b.ends_with(a_rest),
-        (None, Some(b_rest)) => a.ends_with(b_rest),
-        (Some(a_rest), Some(b_rest)) => a_rest.ends_with(b_rest) || b_rest.ends_with(a_rest),
-    }
-}
+pub use crate::rules::{
+    host_matches, host_subset_of, is_dns1123_label, is_ip, is_partial_wildcard,
+    is_wildcard_dns1123_label, parse_cidr, validate_fqdn, validate_header_name,
+    validate_header_value, validate_ip_subnet, validate_labels, validate_port, validate_port_name,
+    validate_protocol, validate_regex, validate_selector_labels, validate_unix_address,
+    validate_wildcard_domain, validate_wildcard_domain_for_gateway,
+};
 
 #[cfg(test)]
 mod tests {
@@ -687,56 +412,5 @@ mod tests {
         assert!(Duration::parse("500us").unwrap().check().is_some());
         assert!(Duration::parse("1500us").unwrap().check().is_some());
         assert!(Duration::parse("-1s").unwrap().check().is_some());
-    }
-
-    #[test]
-    fn hosts() {
-        for ok in ["example.com", "*.example.com", "*", "*x", "productpage", "istio.io.", "a-b.c"] {
-            assert!(validate_wildcard_domain(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "foo*", "*.*.com", "a..b", "-a.com", "a.123", "exa mple.com", "a_b.com"] {
-            assert!(validate_wildcard_domain(bad).is_err(), "{bad}");
-        }
-        assert!(validate_fqdn("*.example.com").is_err());
-        assert!(validate_fqdn("example.com").is_ok());
-        assert!(validate_fqdn(&"a".repeat(256)).is_err());
-        assert!(validate_fqdn(&format!("{}.com", "a".repeat(64))).is_err());
-        assert!(host_subset_of("a.foo.com", "*.foo.com"));
-        assert!(host_subset_of("*.a.foo.com", "*.foo.com"));
-        assert!(!host_subset_of("*.foo.com", "a.foo.com"));
-        assert!(host_subset_of("x", "*"));
-        assert!(host_matches("*.com", "*.foo.com"));
-        assert!(host_matches("a.com", "a.com"));
-        assert!(!host_matches("a.com", "b.com"));
-    }
-
-    #[test]
-    fn addresses() {
-        assert!(validate_ip_subnet("1.2.3.4").is_ok());
-        assert!(validate_ip_subnet("001:db8::").is_ok());
-        assert!(validate_ip_subnet("1.2.3.4/16").is_ok());
-        assert!(validate_ip_subnet("1.2.3.4/99").is_err());
-        assert!(validate_ip_subnet("2001:db8::/64").is_ok());
-        assert!(validate_ip_subnet("example.com").is_err());
-        assert!(validate_port(65535).is_ok());
-        assert!(validate_port(0).is_err());
-        assert!(validate_port(65536).is_err());
-    }
-
-    #[test]
-    fn labels_and_headers() {
-        let mut m = StringMap::new();
-        m.insert("app".into(), "v1".into());
-        m.insert("example.com/team".into(), "".into());
-        assert!(validate_labels(&m).is_empty());
-        m.insert("bad key".into(), "-x".into());
-        assert_eq!(validate_labels(&m).len(), 2);
-        assert!(validate_header_name("x-foo_1").is_ok());
-        assert!(validate_header_name(":authority").is_err());
-        assert!(validate_header_value("100%% %HOSTNAME% x").is_ok());
-        assert!(validate_header_value("abc%123").is_err());
-        assert!(validate_header_value("%START_TIME%%").is_err());
-        assert!(validate_regex("^(.*?;)?(user=dev-123)(;.*)?", "headers").is_ok());
-        assert!(validate_regex("(", "uri").is_err());
     }
 }

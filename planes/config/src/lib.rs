@@ -14,15 +14,16 @@
 pub mod common;
 pub mod kinds;
 pub mod networking;
+mod rules;
 pub mod security;
 pub mod telemetry;
 mod validate;
-pub use validate::GRPC_CODES;
 pub mod yaml;
 
 use serde_json::Value;
 
 pub use kinds::{lookup, lookup_resource, KindInfo, KINDS};
+pub use networking::virtual_service::GRPC_CODES;
 
 /// One problem with one field.
 #[derive(Clone, Debug, PartialEq, Eq)]
