@@ -1,12 +1,14 @@
 //! Typed spec of the telemetry.istio.io `Telemetry` kind (tracing, metrics, access logging),
-//! with the field names of Istio's API reference. Every struct refuses unknown fields so a
-//! typo is reported with its path.
+//! with the field names of Istio's API reference, and Istio's rules for it. Every struct
+//! refuses unknown fields so a typo is reported with its path. One kind, so one file holds its
+//! types and its rules.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::common::{istio_enum, Duration, PolicyTargetReference, WorkloadSelector};
+use crate::common::{istio_enum, Duration, PolicyTargetReference, WorkloadSelector};
+use crate::rules::{one_of_selector, selector, target_refs, Errs, MIN_LEN};
 
 /// `Telemetry` spec.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -208,4 +210,114 @@ pub struct LogFilter {
     /// CEL expression.
     #[serde(default)]
     pub expression: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
+/// Istio's rules for a `Telemetry` spec.
+pub(crate) fn validate(t: &Telemetry, e: &mut Errs) {
+    one_of_selector(t.selector.as_ref(), t.target_ref.as_ref(), &t.target_refs, e);
+    selector(t.selector.as_ref(), "spec.selector", e);
+    target_refs(t.target_ref.as_ref(), &t.target_refs, e);
+    for (i, m) in t.metrics.iter().enumerate() {
+        let Some(m) = m else { continue };
+        let p = format!("spec.metrics[{i}]");
+        providers(&m.providers, &format!("{p}.providers"), e);
+        e.duration(format!("{p}.reportingInterval"), m.reporting_interval.as_ref());
+        for (j, o) in m.overrides.iter().enumerate() {
+            let op = format!("{p}.overrides[{j}]");
+            let Some(o) = o else {
+                e.add(&op, "tagOverrides may not be null");
+                continue;
+            };
+            for (name, to) in &o.tag_overrides {
+                let tp = format!("{op}.tagOverrides.{name}");
+                let Some(to) = to else {
+                    e.add(&tp, "tagOverrides may not be null");
+                    continue;
+                };
+                let has_value = to.value.as_ref().is_some_and(|v| !v.is_empty());
+                match to.operation.unwrap_or_default() {
+                    TagOperation::UPSERT if !has_value => {
+                        e.add(format!("{tp}.value"), "value must be set when operation is UPSERT");
+                    }
+                    TagOperation::REMOVE if has_value => {
+                        e.add(
+                            format!("{tp}.value"),
+                            "value must not be set when operation is REMOVE",
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(sel) = &o.r#match {
+                if sel.metric.is_some() && sel.custom_metric.is_some() {
+                    e.add(format!("{op}.match"), "only one of metric or customMetric may be set");
+                }
+                if sel.custom_metric.as_deref() == Some("") {
+                    e.add(
+                        format!("{op}.match.customMetric"),
+                        format!("{MIN_LEN} (customMetric may not be empty)"),
+                    );
+                }
+            }
+        }
+    }
+    for (i, tr) in t.tracing.iter().enumerate() {
+        let Some(tr) = tr else { continue };
+        let p = format!("spec.tracing[{i}]");
+        providers(&tr.providers, &format!("{p}.providers"), e);
+        if let Some(pc) = tr.random_sampling_percentage {
+            if !(0.0..=100.0).contains(&pc) {
+                e.add(
+                    format!("{p}.randomSamplingPercentage"),
+                    "randomSamplingPercentage must be in range [0.0, 100.0]",
+                );
+            }
+        }
+        for (name, tag) in &tr.custom_tags {
+            let tp = format!("{p}.customTags.{name}");
+            if name.is_empty() {
+                e.add(&tp, "tag name may not be empty");
+            }
+            let Some(tag) = tag else {
+                e.add(&tp, format!("tag '{name}' may not have a nil value"));
+                continue;
+            };
+            let kinds = usize::from(tag.literal.is_some())
+                + usize::from(tag.environment.is_some())
+                + usize::from(tag.header.is_some());
+            if kinds > 1 {
+                e.add(&tp, "only one of literal, environment or header may be set");
+            }
+            if tag.literal.as_ref().is_some_and(|l| l.value.is_empty()) {
+                e.add(format!("{tp}.literal.value"), "literal tag value may not be empty");
+            }
+            if tag.header.as_ref().is_some_and(|h| h.name.is_empty()) {
+                e.add(format!("{tp}.header.name"), "header tag name may not be empty");
+            }
+            if tag.environment.as_ref().is_some_and(|h| h.name.is_empty()) {
+                e.add(format!("{tp}.environment.name"), "environment tag name may not be empty");
+            }
+        }
+    }
+    for (i, l) in t.access_logging.iter().enumerate() {
+        let Some(l) = l else { continue };
+        providers(&l.providers, &format!("spec.accessLogging[{i}].providers"), e);
+    }
+}
+
+fn providers(list: &[Option<ProviderRef>], p: &str, e: &mut Errs) {
+    for (i, pr) in list.iter().enumerate() {
+        let f = format!("{p}[{i}]");
+        match pr {
+            None => e.add(f, "must be of type object (providers may not be null)"),
+            Some(pr) if pr.name.is_empty() => {
+                e.add(format!("{f}.name"), format!("{MIN_LEN} (providers.name may not be empty)"));
+            }
+            Some(_) => {}
+        }
+    }
 }

@@ -94,6 +94,10 @@ pub struct Http2KeepAlive {
     pub connection_idle_interval: Option<Duration>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
 /// Istio's checks of a connection pool at `p`.
 pub(super) fn validate(c: &ConnectionPoolSettings, p: &str, e: &mut Errs) {
     if c.http.is_none() && c.tcp.is_none() {

@@ -22,6 +22,10 @@ pub struct Destination {
     pub port: Option<PortSelector>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
 /// A destination's host, subset and port.
 pub(super) fn validate(d: &Destination, p: &str, e: &mut Errs) {
     if d.host.is_empty() {

@@ -333,6 +333,11 @@ pub struct ClientTlsSettings {
     pub ca_crl: String,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
+/// Istio's rules for a `DestinationRule` spec in `namespace`.
 pub(crate) fn validate(dr: &DestinationRule, namespace: &str, e: &mut Errs) {
     if dr.host.is_empty() {
         e.add("spec.host", "Required value");

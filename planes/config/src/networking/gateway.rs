@@ -47,6 +47,12 @@ pub struct Server {
     pub name: String,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
+/// Istio's rules for a `Gateway` spec; `name` is the object's (a gateway name must be a DNS
+/// label).
 pub(crate) fn validate(g: &Gateway, name: &str, e: &mut Errs) {
     if !name.is_empty() && !is_dns1123_label(name) {
         e.add("metadata.name", format!("invalid gateway name: {name:?}"));

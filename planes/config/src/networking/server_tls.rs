@@ -87,6 +87,10 @@ pub struct TlsCertificate {
     pub ca_certificates: String,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
 /// Istio's checks of server TLS settings at `p`.
 pub(super) fn validate(t: &ServerTlsSettings, p: &str, e: &mut Errs) {
     use ServerTlsMode as M;

@@ -54,6 +54,11 @@ pub struct ServiceEntry {
     pub subject_alt_names: Vec<String>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
+/// Istio's rules for a `ServiceEntry` spec in `namespace`.
 pub(crate) fn validate(se: &ServiceEntry, namespace: &str, e: &mut Errs) {
     use Resolution as R;
     let resolution = se.resolution.unwrap_or_default();

@@ -91,6 +91,11 @@ pub struct OutboundTrafficPolicy {
     pub egress_proxy: Option<Destination>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
+/// Istio's rules for a `Sidecar` spec.
 pub(crate) fn validate(s: &Sidecar, namespace: &str, e: &mut Errs) {
     if let Some(ws) = &s.workload_selector {
         workload_selector::validate(ws, "spec.workloadSelector", e);

@@ -36,6 +36,10 @@ pub struct WorkloadEntry {
     pub service_account: String,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
 /// Istio's checks of a workload entry at `p`, standalone (`service_ports` is `None`) or as a ServiceEntry endpoint.
 pub(crate) fn validate(
     we: &WorkloadEntry,

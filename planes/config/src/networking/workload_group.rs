@@ -127,6 +127,11 @@ pub struct GrpcHealthCheck {
     pub service: String,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
+/// Istio's rules for a `WorkloadGroup` spec.
 pub(crate) fn validate(wg: &WorkloadGroup, e: &mut Errs) {
     match &wg.template {
         None => e.add("spec.template", "Required value: template is required"),

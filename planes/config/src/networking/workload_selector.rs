@@ -16,6 +16,10 @@ pub struct ServiceEntryWorkloadSelector {
     pub labels: StringMap,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
 /// No empty keys and no wildcards; each problem is reported at `{p}.labels.<key>`.
 pub(super) fn validate(ws: &ServiceEntryWorkloadSelector, p: &str, e: &mut Errs) {
     for (k, m) in validate_selector_labels(&ws.labels) {

@@ -337,6 +337,10 @@ pub struct CorsPolicy {
     pub unmatched_preflights: Option<UnmatchedPreflights>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
 /// gRPC status codes by name, as Istio accepts them (fault aborts, retry conditions).
 pub const GRPC_CODES: &[&str] = &[
     "OK",

@@ -128,6 +128,10 @@ pub struct RouteDestination {
     pub weight: i32,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
 pub(super) fn is_jwt_claim_route(header: &str) -> bool {
     header.starts_with("@request.auth.claims")
 }
@@ -152,6 +156,7 @@ pub(super) fn gateway_names(names: &[String], p: &str, e: &mut Errs) {
     }
 }
 
+/// Istio's rules for a `VirtualService` spec in `namespace`.
 pub(crate) fn validate(vs: &VirtualService, namespace: &str, e: &mut Errs) {
     let delegate = vs.hosts.is_empty();
     if delegate {
