@@ -14,8 +14,14 @@
 //! Every change is a compare-and-set txn on the entry's `mod_revision`, so a reconnection on
 //! another member always wins over a late disconnect or clean-up here. A periodic sweep also
 //! marks disconnected the entries this member controls but has no stream for (after a restart).
+//!
+//! The registry reaches the log through [`EntryStore`] (a [`StoreNode`] in istiod; the unit
+//! tests put a state machine behind it, without Raft). Its timestamps and the grace period
+//! read the store's wall clock ([`EntryStore::now`]), the sweep runs on tokio's clock: a test
+//! under paused time whose store's wall clock follows tokio's drives both.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,8 +29,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::google::protobuf::value::Kind;
 use istio_store::{
-    Command, CommandOp, Consistency, KeyPrefix, Op, Precondition, ResourceKey, Response, StoreNode,
-    Txn, TxnOutcome,
+    Command, CommandOp, Consistency, KeyPrefix, NodeId, Op, Precondition, Resource, ResourceKey,
+    Response, StoreError, StoreNode, Txn, TxnOutcome,
 };
 use parking_lot::Mutex;
 use serde_json::{json, Map, Value};
@@ -271,17 +277,62 @@ pub fn sweep_action(
     (mine && live != annotation(entry, CONNECTED_AT_ANNOTATION)).then_some(Sweep::MarkDisconnected)
 }
 
-/// Now, RFC 3339 with nanoseconds (a connection's identity).
-fn now_rfc3339() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos as i128)
+/// `since_epoch` as RFC 3339 with nanoseconds (a connection's identity).
+fn rfc3339_nanos(since_epoch: Duration) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(since_epoch.as_nanos() as i128)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+/// What auto-registration needs of the replicated store: [`StoreNode`] in istiod; the unit
+/// tests commit to a state machine behind it, without Raft.
+pub trait EntryStore: Send + Sync + 'static {
+    /// This member's id (the registry's controller name is `istiod-<id>`).
+    fn member_id(&self) -> NodeId;
+    /// Waits until this member's state reflects every write acknowledged anywhere before the
+    /// call (a linearizable read barrier).
+    fn read_barrier(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The object at `key` in this member's state.
+    fn get(&self, key: &ResourceKey) -> Result<Option<Resource>, StoreError>;
+    /// Every object under `prefix` in this member's state.
+    fn list(&self, prefix: &KeyPrefix) -> Result<Vec<Resource>, StoreError>;
+    /// Whether this member leads (only the leader deletes entries).
+    fn is_leader(&self) -> bool;
+    /// Commits `cmd` (forwarded to the leader if need be) and answers its outcome.
+    fn write(&self, cmd: Command) -> impl Future<Output = Result<Response, StoreError>> + Send;
+    /// Wall-clock time since the Unix epoch: the entries' `connectedAt` / `disconnectedAt`,
+    /// the grace period (compared with timestamps other members wrote) and the commands'
+    /// stamps. The system clock unless a store says otherwise.
+    fn now(&self) -> Duration {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    }
+}
+
+impl EntryStore for StoreNode {
+    fn member_id(&self) -> NodeId {
+        self.config().id
+    }
+
+    async fn read_barrier(&self) -> Result<(), StoreError> {
+        StoreNode::read_barrier(self, Consistency::Linearizable).await
+    }
+
+    fn get(&self, key: &ResourceKey) -> Result<Option<Resource>, StoreError> {
+        self.state().get(key).map(|(r, _)| r)
+    }
+
+    fn list(&self, prefix: &KeyPrefix) -> Result<Vec<Resource>, StoreError> {
+        self.state().list(prefix).map(|(r, _)| r)
+    }
+
+    fn is_leader(&self) -> bool {
+        StoreNode::is_leader(self)
+    }
+
+    async fn write(&self, cmd: Command) -> Result<Response, StoreError> {
+        StoreNode::write(self, cmd).await
+    }
 }
 
 /// A change to one entry, decided from its current object.
@@ -293,20 +344,20 @@ enum Change {
 /// A proxy's registration while its stream lasts: dropping it marks the entry disconnected
 /// (in a task; the drop does not wait).
 #[derive(Debug)]
-pub struct Registered {
-    registry: Arc<AutoRegistry>,
+pub struct Registered<S: EntryStore = StoreNode> {
+    registry: Arc<AutoRegistry<S>>,
     registration: Registration,
     connected_at: String,
 }
 
-impl Registered {
+impl<S: EntryStore> Registered<S> {
     /// What was registered.
     pub fn registration(&self) -> &Registration {
         &self.registration
     }
 }
 
-impl Drop for Registered {
+impl<S: EntryStore> Drop for Registered<S> {
     fn drop(&mut self) {
         let registry = self.registry.clone();
         let reg = self.registration.clone();
@@ -322,8 +373,8 @@ impl Drop for Registered {
 }
 
 /// Registers and unregisters auto-registered workloads through the log, and sweeps.
-pub struct AutoRegistry {
-    node: Arc<StoreNode>,
+pub struct AutoRegistry<S: EntryStore = StoreNode> {
+    node: Arc<S>,
     controller: String,
     grace: Duration,
     /// Per entry: the `connectedAt` of this member's live connection for it.
@@ -331,7 +382,7 @@ pub struct AutoRegistry {
     seq: AtomicU64,
 }
 
-impl std::fmt::Debug for AutoRegistry {
+impl<S: EntryStore> std::fmt::Debug for AutoRegistry<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AutoRegistry")
             .field("controller", &self.controller)
@@ -340,12 +391,12 @@ impl std::fmt::Debug for AutoRegistry {
     }
 }
 
-impl AutoRegistry {
+impl<S: EntryStore> AutoRegistry<S> {
     /// A registry committing through `node`, deleting disconnected entries `grace` after they
-    /// disconnect; spawns the sweep (every `grace / 2`, at most every 5 s), which ends with
-    /// the last reference.
-    pub fn spawn(node: Arc<StoreNode>, grace: Duration) -> Arc<Self> {
-        let controller = format!("istiod-{}", node.config().id);
+    /// disconnect; spawns the sweep (every `grace / 2`, at most every 5 s, on tokio's clock),
+    /// which ends with the last reference.
+    pub fn spawn(node: Arc<S>, grace: Duration) -> Arc<Self> {
+        let controller = format!("istiod-{}", node.member_id());
         let me = Arc::new(AutoRegistry {
             node,
             controller,
@@ -377,7 +428,10 @@ impl AutoRegistry {
     /// Commits `reg`'s entry as connected to this istiod (creating it, or taking it over from
     /// an earlier connection anywhere). Dropping the returned guard (when the stream ends)
     /// marks the entry disconnected.
-    pub async fn register(self: &Arc<Self>, reg: Registration) -> Result<Registered, PilotError> {
+    pub async fn register(
+        self: &Arc<Self>,
+        reg: Registration,
+    ) -> Result<Registered<S>, PilotError> {
         let connected_at = self.connect(&reg).await?;
         Ok(Registered { registry: self.clone(), registration: reg, connected_at })
     }
@@ -385,13 +439,13 @@ impl AutoRegistry {
     /// [`AutoRegistry::register`] without the guard: returns the connection's `connectedAt`,
     /// which [`AutoRegistry::unregister`] needs.
     pub async fn connect(&self, reg: &Registration) -> Result<String, PilotError> {
-        self.node.read_barrier(Consistency::Linearizable).await?;
+        self.node.read_barrier().await?;
         let key = reg.entry_key();
-        let at = now_rfc3339();
+        let at = rfc3339_nanos(self.node.now());
         // Live before the write, so a concurrent sweep never takes this connection's entry
         // for an orphan.
         self.live.lock().insert(key.clone(), at.clone());
-        let (group, _) = self.node.state().get(&reg.group_key())?;
+        let group = self.node.get(&reg.group_key())?;
         let result = match group {
             None => Err(PilotError::AutoRegistration {
                 proxy: reg.proxy.clone(),
@@ -433,7 +487,7 @@ impl AutoRegistry {
                             && annotation(e, CONNECTED_AT_ANNOTATION) == Some(connected_at)
                             && annotation(e, DISCONNECTED_AT_ANNOTATION).is_none()
                     })
-                    .map(|e| Change::Put(disconnected(e, &now_rfc3339()))))
+                    .map(|e| Change::Put(disconnected(e, &rfc3339_nanos(self.node.now())))))
             })
             .await;
         match result {
@@ -443,6 +497,11 @@ impl AutoRegistry {
                 "could not mark the auto-registered entry disconnected; the sweep will"
             ),
         }
+    }
+
+    /// The store's wall clock, in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64 {
+        self.node.now().as_millis() as i64
     }
 
     fn forget(&self, key: &ResourceKey, connected_at: &str) {
@@ -460,13 +519,13 @@ impl AutoRegistry {
             resource: Some(ENTRIES.into()),
             ..KeyPrefix::default()
         };
-        let (entries, _) = self.node.state().list(&prefix)?;
+        let entries = self.node.list(&prefix)?;
         let leader = self.node.is_leader();
         for r in entries {
             let Ok(entry) = serde_json::from_slice::<Value>(&r.object) else { continue };
             let live = self.live.lock().get(&r.key).cloned();
             let action =
-                sweep_action(&entry, &self.controller, live.as_deref(), now_ms(), self.grace);
+                sweep_action(&entry, &self.controller, live.as_deref(), self.now_ms(), self.grace);
             let me = self.controller.clone();
             let grace = self.grace;
             let result = match action {
@@ -476,7 +535,8 @@ impl AutoRegistry {
                     self.change(&r.key, "cleanup", |cur| {
                         Ok(cur
                             .filter(|e| {
-                                sweep_action(e, &me, None, now_ms(), grace) == Some(Sweep::Delete)
+                                sweep_action(e, &me, None, self.now_ms(), grace)
+                                    == Some(Sweep::Delete)
                             })
                             .map(|_| Change::Delete))
                     })
@@ -487,10 +547,10 @@ impl AutoRegistry {
                         Ok(cur
                             .filter(|e| {
                                 let live = self.live.lock().get(&r.key).cloned();
-                                sweep_action(e, &me, live.as_deref(), now_ms(), grace)
+                                sweep_action(e, &me, live.as_deref(), self.now_ms(), grace)
                                     == Some(Sweep::MarkDisconnected)
                             })
-                            .map(|e| Change::Put(disconnected(e, &now_rfc3339()))))
+                            .map(|e| Change::Put(disconnected(e, &rfc3339_nanos(self.node.now())))))
                     })
                     .await
                 }
@@ -514,7 +574,7 @@ impl AutoRegistry {
         decide: impl Fn(Option<&Value>) -> Result<Option<Change>, PilotError>,
     ) -> Result<(), PilotError> {
         for _ in 0..ATTEMPTS {
-            let (cur, _) = self.node.state().get(key)?;
+            let cur = self.node.get(key)?;
             let object: Option<Value> =
                 cur.as_ref().and_then(|c| serde_json::from_slice(&c.object).ok());
             let Some(change) = decide(object.as_ref())? else { return Ok(()) };
@@ -532,12 +592,12 @@ impl AutoRegistry {
                 request_id: format!(
                     "autoreg-{}-{}-{}",
                     self.controller,
-                    now_ms(),
+                    self.now_ms(),
                     self.seq.fetch_add(1, Ordering::Relaxed)
                 ),
                 actor: "system:pilot".into(),
                 source: self.controller.clone(),
-                time_ms: now_ms(),
+                time_ms: self.now_ms(),
                 verb: verb.into(),
                 restores: None,
                 op: CommandOp::Txn(Txn { preconditions: vec![precondition], ops: vec![op] }),
@@ -718,5 +778,154 @@ mod tests {
         let mut user = e.clone();
         user["metadata"]["annotations"].as_object_mut().unwrap().remove(GROUP_ANNOTATION);
         assert_eq!(sweep_action(&user, "istiod-1", None, t0, grace), None);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The registry against a log (a state machine, no Raft), under paused time: the store's
+    // wall clock and the sweep's interval both follow tokio's clock.
+    // -----------------------------------------------------------------------------------------
+
+    use crate::registry::workload_healthy;
+    use crate::testlog::{TestLog, START};
+    use tokio::time::{sleep, Instant};
+
+    const GRACE: Duration = Duration::from_secs(10);
+
+    fn vm(ip: &str) -> Registration {
+        Registration {
+            proxy: format!("vm-{ip}"),
+            group: "vm".into(),
+            namespace: "vms".into(),
+            ip: ip.into(),
+            network: String::new(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// A log holding the WorkloadGroup `vms/vm`, and a registry (member 1) on it.
+    async fn registry() -> (Arc<TestLog>, Arc<AutoRegistry<TestLog>>) {
+        let log = TestLog::new();
+        log.put(ResourceKey::new(GROUP, GROUPS, "vms", "vm"), &group()).await;
+        let registry = AutoRegistry::spawn(log.clone(), GRACE);
+        (log, registry)
+    }
+
+    /// The test log's wall clock now, as the registry writes it.
+    fn wall_now(started: Instant) -> String {
+        rfc3339_nanos(START + started.elapsed())
+    }
+
+    fn disconnected_at(entry: &Value) -> Option<&str> {
+        annotation(entry, DISCONNECTED_AT_ANNOTATION)
+    }
+
+    /// An entry disconnected for less than the grace period survives the sweep; once the grace
+    /// period has passed only the leader's sweep deletes it.
+    #[tokio::test(start_paused = true)]
+    async fn the_grace_period_keeps_a_disconnected_entry_until_the_leader_deletes_it() {
+        let started = Instant::now();
+        let (log, registry) = registry().await;
+        let reg = vm("10.0.0.7");
+        let at = registry.connect(&reg).await.unwrap();
+        let entry = log.object(&reg.entry_key()).expect("registered");
+        assert_eq!(annotation(&entry, CONNECTED_AT_ANNOTATION), Some(at.as_str()));
+        assert_eq!(annotation(&entry, CONTROLLER_ANNOTATION), Some("istiod-1"));
+        assert!(workload_healthy(&entry));
+
+        registry.unregister(&reg, &at).await;
+        let entry = log.object(&reg.entry_key()).expect("kept while in the grace period");
+        assert_eq!(disconnected_at(&entry), Some(wall_now(started).as_str()));
+        assert!(!workload_healthy(&entry));
+
+        // Just short of the grace period (the periodic sweep ran at 5 s): kept.
+        sleep(GRACE - Duration::from_millis(1)).await;
+        registry.sweep().await.unwrap();
+        assert!(log.object(&reg.entry_key()).is_some(), "deleted before the grace period");
+
+        // Past it, on a follower: kept (deletions are the leader's).
+        log.set_leader(false);
+        sleep(Duration::from_millis(2)).await;
+        registry.sweep().await.unwrap();
+        assert!(log.object(&reg.entry_key()).is_some(), "a follower deleted it");
+
+        // On the leader: deleted.
+        log.set_leader(true);
+        registry.sweep().await.unwrap();
+        assert_eq!(log.object(&reg.entry_key()), None);
+    }
+
+    /// The periodic sweep (every `grace / 2`, on tokio's clock) deletes a disconnected entry
+    /// once the grace period has passed, and not before.
+    #[tokio::test(start_paused = true)]
+    async fn the_periodic_sweep_deletes_after_the_grace_period() {
+        let (log, registry) = registry().await;
+        let reg = vm("10.0.0.7");
+        let at = registry.connect(&reg).await.unwrap();
+        registry.unregister(&reg, &at).await;
+        sleep(GRACE - Duration::from_millis(1)).await;
+        assert!(log.object(&reg.entry_key()).is_some(), "deleted before the grace period");
+        sleep(GRACE / 2 + Duration::from_millis(2)).await;
+        assert_eq!(log.object(&reg.entry_key()), None, "not deleted by the next sweep");
+    }
+
+    /// A reconnection within the grace period takes the entry over again: connected, healthy,
+    /// never deleted while the connection lasts.
+    #[tokio::test(start_paused = true)]
+    async fn a_reconnection_within_the_grace_period_keeps_the_entry() {
+        let (log, registry) = registry().await;
+        let reg = vm("10.0.0.7");
+        let first = registry.connect(&reg).await.unwrap();
+        registry.unregister(&reg, &first).await;
+        sleep(GRACE / 2).await;
+        let second = registry.connect(&reg).await.unwrap();
+        assert_ne!(first, second);
+        sleep(GRACE * 3).await;
+        let entry = log.object(&reg.entry_key()).expect("kept");
+        assert_eq!(annotation(&entry, CONNECTED_AT_ANNOTATION), Some(second.as_str()));
+        assert_eq!(disconnected_at(&entry), None);
+        assert!(workload_healthy(&entry));
+        // The first connection's late disconnect does not touch the second's entry.
+        registry.unregister(&reg, &first).await;
+        assert_eq!(disconnected_at(&log.object(&reg.entry_key()).unwrap()), None);
+    }
+
+    /// The sweep marks disconnected the entries this istiod controls but holds no connection
+    /// for (as after a restart), leaves live connections and other members' entries alone, and
+    /// the orphans then go after the grace period.
+    #[tokio::test(start_paused = true)]
+    async fn the_sweep_marks_orphans_disconnected() {
+        let started = Instant::now();
+        let (log, registry) = registry().await;
+        let live = vm("10.0.0.1");
+        registry.connect(&live).await.unwrap();
+        let connected = rfc3339_nanos(START);
+        let orphan = vm("10.0.0.2");
+        let o = entry_object(&group(), &orphan, "istiod-1", &connected).unwrap();
+        log.put(orphan.entry_key(), &o).await;
+        let theirs = vm("10.0.0.3");
+        let t = entry_object(&group(), &theirs, "istiod-2", &connected).unwrap();
+        log.put(theirs.entry_key(), &t).await;
+
+        sleep(Duration::from_secs(1)).await;
+        registry.sweep().await.unwrap();
+        let o = log.object(&orphan.entry_key()).expect("marked, not deleted");
+        // Marked by this sweep (at 1 s) or by the periodic one's first run (at 0 s).
+        let at = disconnected_at(&o).expect("marked disconnected");
+        let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let at =
+            Duration::from_nanos((at.unix_timestamp_nanos() - START.as_nanos() as i128) as u64);
+        assert!(at <= started.elapsed(), "marked at {at:?}");
+        assert!(!workload_healthy(&o));
+        for r in [&live, &theirs] {
+            let e = log.object(&r.entry_key()).unwrap();
+            assert_eq!(disconnected_at(&e), None, "{} marked", r.proxy);
+            assert!(workload_healthy(&e));
+        }
+
+        sleep(GRACE * 2).await;
+        assert_eq!(log.object(&orphan.entry_key()), None, "orphan kept past the grace period");
+        assert!(log.object(&live.entry_key()).is_some());
+        assert!(log.object(&theirs.entry_key()).is_some());
     }
 }

@@ -25,6 +25,8 @@ mod error;
 pub mod registry;
 pub mod scope;
 pub mod status;
+#[cfg(test)]
+mod testlog;
 pub mod xds;
 
 pub use error::PilotError;
@@ -46,7 +48,8 @@ use status::PushStatus;
 /// changes that follow within `debounce` of a translation wait for the end of that window and
 /// become one snapshot. A change that only moved endpoints (no VirtualService or
 /// DestinationRule changed, every service keeps its hosts, ports and resolution) translates
-/// only the changed services' ClusterLoadAssignments. Translation times go to `status`.
+/// only the changed services' ClusterLoadAssignments. Translation times go to `status`. The
+/// debounce runs on tokio's clock (paused-time tests drive it).
 pub fn spawn_snapshots(
     state: Arc<Shared>,
     debounce: Duration,
@@ -195,5 +198,110 @@ mod tests {
         ported[1].ports[0].number = 81;
         assert_eq!(endpoints_moved(&after, &ported), None);
         assert_eq!(endpoints_moved(&after, &after[..4]), None);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The debounce of `spawn_snapshots`, under paused time, against a log (a state machine,
+    // no Raft) that the registry view follows as on a live member.
+    // -----------------------------------------------------------------------------------------
+
+    use crate::testlog::TestLog;
+    use istio_store::ResourceKey;
+    use tokio::time::sleep;
+
+    const DEBOUNCE: Duration = Duration::from_millis(100);
+
+    /// Commits a ServiceEntry for `host` (a new cluster in the next translation).
+    async fn add_service(log: &TestLog, host: &str) {
+        let se = serde_json::json!({
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "ServiceEntry",
+            "metadata": {"name": host, "namespace": "default"},
+            "spec": {
+                "hosts": [host],
+                "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
+                "resolution": "STATIC",
+                "endpoints": [{"address": "10.0.0.1"}],
+            },
+        });
+        let key = ResourceKey::new("networking.istio.io", "serviceentries", "default", host);
+        log.put(key, &se).await;
+    }
+
+    fn clusters(s: &Snapshot) -> Vec<String> {
+        s.select(xds::CLUSTER, &[]).iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    /// A log and the snapshots translated from it, after a quiet `debounce` (the empty
+    /// snapshots of revision 0 seen).
+    async fn start() -> (Arc<TestLog>, watch::Receiver<Arc<Snapshot>>) {
+        let log = TestLog::new();
+        let mut rx = spawn_snapshots(log.shared(), DEBOUNCE, Arc::new(PushStatus::new("1")));
+        rx.changed().await.unwrap();
+        sleep(DEBOUNCE * 3).await;
+        assert_eq!(rx.borrow_and_update().revision, 0);
+        (log, rx)
+    }
+
+    /// After a quiet `debounce`, a change is translated at once: no time passes between the
+    /// commit and its snapshot, which records when the change was seen.
+    #[tokio::test(start_paused = true)]
+    async fn a_change_after_a_quiet_debounce_is_translated_at_once() {
+        let (log, mut rx) = start().await;
+        let t0 = Instant::now();
+        add_service(&log, "a.example.com").await;
+        rx.changed().await.unwrap();
+        assert_eq!(Instant::now(), t0, "the snapshot waited");
+        let snap = rx.borrow_and_update().clone();
+        assert_eq!(snap.revision, 1);
+        assert_eq!(snap.changed_at, Some(t0));
+        assert_eq!(clusters(&snap), ["outbound|80||a.example.com"]);
+
+        // Quiet again: the next change is translated at once too.
+        sleep(DEBOUNCE * 2).await;
+        let t1 = Instant::now();
+        add_service(&log, "b.example.com").await;
+        rx.changed().await.unwrap();
+        assert_eq!(Instant::now(), t1, "the second snapshot waited");
+        assert_eq!(rx.borrow_and_update().revision, 2);
+    }
+
+    /// Changes that follow within `debounce` of a translation wait for the end of that window
+    /// and become one snapshot, carrying all of them and the time the first was seen.
+    #[tokio::test(start_paused = true)]
+    async fn changes_within_the_debounce_of_a_translation_become_one_snapshot() {
+        let (log, mut rx) = start().await;
+        let t0 = Instant::now();
+        add_service(&log, "a.example.com").await;
+        rx.changed().await.unwrap();
+        assert_eq!((Instant::now(), rx.borrow_and_update().revision), (t0, 1));
+
+        // Two more changes inside the window that translation opened.
+        sleep(DEBOUNCE / 10).await;
+        let first_seen = Instant::now();
+        add_service(&log, "b.example.com").await;
+        sleep(DEBOUNCE / 10).await;
+        add_service(&log, "c.example.com").await;
+        sleep(DEBOUNCE / 2).await;
+        assert!(!rx.has_changed().unwrap(), "a snapshot inside the debounce window");
+
+        rx.changed().await.unwrap();
+        assert_eq!(Instant::now(), t0 + DEBOUNCE, "not at the end of the window");
+        let snap = rx.borrow_and_update().clone();
+        assert_eq!(snap.revision, 3, "both changes in one snapshot");
+        assert_eq!(snap.changed_at, Some(first_seen));
+        assert_eq!(
+            clusters(&snap),
+            [
+                "outbound|80||a.example.com",
+                "outbound|80||b.example.com",
+                "outbound|80||c.example.com"
+            ]
+        );
+
+        // Nothing else is published for them.
+        sleep(DEBOUNCE * 5).await;
+        assert!(!rx.has_changed().unwrap(), "a second snapshot for the same changes");
+        assert_eq!(rx.borrow().revision, 3);
     }
 }
