@@ -386,7 +386,7 @@ pub use crate::rules::{
     is_wildcard_dns1123_label, parse_cidr, validate_fqdn, validate_header_name,
     validate_header_value, validate_ip_subnet, validate_labels, validate_port, validate_port_name,
     validate_protocol, validate_regex, validate_selector_labels, validate_unix_address,
-    validate_wildcard_domain, validate_wildcard_domain_for_gateway,
+    validate_wildcard_domain, validate_wildcard_domain_for_gateway, OutboundSni,
 };
 
 #[cfg(test)]

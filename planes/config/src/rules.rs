@@ -182,12 +182,31 @@ pub(crate) fn compiled(
     cell.get_or_init(|| Regex::new(pattern).ok()).as_ref()
 }
 
+/// Whether `exportTo` may name `~`, "no one": only a ServiceEntry may be hidden that way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExportToNoOne {
+    /// `~` is accepted (alone).
+    Allowed,
+    /// `~` is refused.
+    Refused,
+}
+
+/// How far `exportTo` may reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExportReach {
+    /// Any namespace.
+    AnyNamespace,
+    /// Only the object's own namespace, named once (a destination rule with a workload
+    /// selector applies only there).
+    OwnNamespace,
+}
+
 /// `spec.exportTo`: `.`, `*` or namespace names, without duplicates or contradictions.
 pub(crate) fn export_to(
     namespace: &str,
     export: &[String],
-    service_entry: bool,
-    dr_selector: bool,
+    no_one: ExportToNoOne,
+    reach: ExportReach,
     e: &mut Errs,
 ) {
     if export.is_empty() {
@@ -217,7 +236,7 @@ pub(crate) fn export_to(
         }
         let ok = match key.as_str() {
             "." | "*" => true,
-            "~" => service_entry,
+            "~" => no_one == ExportToNoOne::Allowed,
             k => is_dns1123_label(k),
         };
         if ok {
@@ -236,7 +255,7 @@ pub(crate) fn export_to(
             );
         }
     }
-    if dr_selector && !seen.is_empty() {
+    if reach == ExportReach::OwnNamespace && !seen.is_empty() {
         let own = if namespace.is_empty() { "." } else { namespace };
         if seen.contains(own) {
             if seen.len() > 1 {
@@ -261,35 +280,45 @@ pub(crate) fn percent_0_100(v: i32, p: &str, e: &mut Errs) {
     }
 }
 
+/// Whose host entry `namespace_slash_hostname` checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostEntryOf {
+    /// A Gateway server's: a bare `dnsName` and an IP are accepted too.
+    Gateway,
+    /// A Sidecar egress listener's: `~` is accepted as the namespace.
+    Sidecar,
+}
+
 /// Gateway/Sidecar hosts: `namespace/dnsName` (gateways also accept a bare `dnsName`).
-pub(crate) fn namespace_slash_hostname(host: &str, gateway: bool, p: &str, e: &mut Errs) {
+pub(crate) fn namespace_slash_hostname(host: &str, of: HostEntryOf, p: &str, e: &mut Errs) {
     let Some((ns, name)) = host.split_once('/') else {
-        if gateway {
-            hostname_part(host, true, p, e);
-        } else {
-            e.add(p, "host must be of form namespace/dnsName");
+        match of {
+            HostEntryOf::Gateway => hostname_part(host, of, p, e),
+            HostEntryOf::Sidecar => e.add(p, "host must be of form namespace/dnsName"),
         }
         return;
     };
     if ns.is_empty() || name.is_empty() {
         e.add(p, "config namespace and dnsName in host entry cannot be empty");
     }
-    let special = if gateway { matches!(ns, "*" | ".") } else { matches!(ns, "*" | "." | "~") };
+    let (special, what) = match of {
+        HostEntryOf::Gateway => (matches!(ns, "*" | "."), "gateway"),
+        HostEntryOf::Sidecar => (matches!(ns, "*" | "." | "~"), "sidecar"),
+    };
     if !special && !is_dns1123_label(ns) {
-        let what = if gateway { "gateway" } else { "sidecar" };
         e.add(p, format!("invalid namespace value {ns:?} in {what}"));
     }
-    hostname_part(name, gateway, p, e);
+    hostname_part(name, of, p, e);
 }
 
 /// The `dnsName` of a host entry: an FQDN (or `*`), possibly with a leading wildcard label,
 /// never a partial wildcard.
-fn hostname_part(host: &str, gateway: bool, p: &str, e: &mut Errs) {
+fn hostname_part(host: &str, of: HostEntryOf, p: &str, e: &mut Errs) {
     if host != "*" && !host.contains('.') {
         e.add(p, "short names (non FQDN) are not allowed");
     }
     if let Err(m) = validate_wildcard_domain(host) {
-        if !(gateway && is_ip(host)) {
+        if !(of == HostEntryOf::Gateway && is_ip(host)) {
             e.add(p, m);
         }
     }
@@ -384,12 +413,26 @@ pub fn validate_wildcard_domain(domain: &str) -> Result<(), String> {
     }
 }
 
-/// Like [`validate_wildcard_domain`], for virtual services bound to gateways: an SNI host may
-/// also be an auto-generated `outbound_.<port>_._.<host>` name.
-pub fn validate_wildcard_domain_for_gateway(sni: bool, domain: &str) -> Result<(), String> {
+/// Whether [`validate_wildcard_domain_for_gateway`] accepts an auto-generated
+/// `outbound_.<port>_._.<host>` SNI name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboundSni {
+    /// Accepted (where the host is matched against SNI).
+    Allowed,
+    /// Checked like any other name.
+    Refused,
+}
+
+/// Like [`validate_wildcard_domain`], for virtual services bound to gateways: where SNI is
+/// matched (`OutboundSni::Allowed`), a host may also be an auto-generated
+/// `outbound_.<port>_._.<host>` name.
+pub fn validate_wildcard_domain_for_gateway(
+    outbound_sni: OutboundSni,
+    domain: &str,
+) -> Result<(), String> {
     dns1123_preconditions(domain)?;
     let first = domain.split('.').next().unwrap_or_default();
-    if sni && first == "outbound_" {
+    if outbound_sni == OutboundSni::Allowed && first == "outbound_" {
         static R: OnceLock<Option<Regex>> = OnceLock::new();
         if matches(&R, "outbound_.([0-8].*).*", domain) {
             return Ok(());

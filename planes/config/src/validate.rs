@@ -9,6 +9,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::networking::workload_entry::{AddressForm, AddressRule, PortsRule};
 use crate::networking::{
     destination_rule, gateway, service_entry, sidecar, virtual_service, workload_entry,
     workload_group,
@@ -50,7 +51,14 @@ pub(crate) fn validate_spec(kind: &str, obj: &Value) -> Vec<FieldError> {
         "Gateway" => run(spec, &mut e, |s, e| gateway::validate(s, name, e)),
         "ServiceEntry" => run(spec, &mut e, |s, e| service_entry::validate(s, namespace, e)),
         "WorkloadEntry" => run(spec, &mut e, |s, e| {
-            workload_entry::validate(s, "spec", None, true, true, e);
+            workload_entry::validate(
+                s,
+                "spec",
+                PortsRule::Any,
+                AddressForm::IpOrFqdn,
+                AddressRule::Required,
+                e,
+            );
         }),
         "WorkloadGroup" => run(spec, &mut e, workload_group::validate),
         "Sidecar" => run(spec, &mut e, |s, e| sidecar::validate(s, namespace, e)),

@@ -12,7 +12,7 @@ use super::PortSelector;
 use crate::common::{istio_enum, Duration, StringMap, WorkloadSelector, U64};
 use crate::rules::{
     export_to, is_ip, labels, percent_0_100, selector, validate_fqdn, validate_port,
-    validate_wildcard_domain, Errs,
+    validate_wildcard_domain, Errs, ExportReach, ExportToNoOne,
 };
 
 /// `DestinationRule` spec.
@@ -359,7 +359,11 @@ pub(crate) fn validate(dr: &DestinationRule, namespace: &str, e: &mut Errs) {
             traffic_policy(tp, &format!("{p}.trafficPolicy"), e);
         }
     }
-    export_to(namespace, &dr.export_to, false, dr.workload_selector.is_some(), e);
+    let reach = match dr.workload_selector {
+        Some(_) => ExportReach::OwnNamespace,
+        None => ExportReach::AnyNamespace,
+    };
+    export_to(namespace, &dr.export_to, ExportToNoOne::Refused, reach, e);
     selector(dr.workload_selector.as_ref(), "spec.workloadSelector", e);
 }
 
@@ -386,7 +390,7 @@ fn traffic_policy(tp: &TrafficPolicy, p: &str, e: &mut Errs) {
         connection_pool::validate(c, &format!("{p}.connectionPool"), e);
     }
     if let Some(lb) = &tp.load_balancer {
-        load_balancer(lb, tp.outlier_detection.is_some(), &format!("{p}.loadBalancer"), e);
+        load_balancer(lb, &format!("{p}.loadBalancer"), e);
     }
     if let Some(t) = &tp.tls {
         client_tls(t, &format!("{p}.tls"), e);
@@ -412,7 +416,7 @@ fn traffic_policy(tp: &TrafficPolicy, p: &str, e: &mut Errs) {
             connection_pool::validate(c, &format!("{pp}.connectionPool"), e);
         }
         if let Some(lb) = &pl.load_balancer {
-            load_balancer(lb, pl.outlier_detection.is_some(), &format!("{pp}.loadBalancer"), e);
+            load_balancer(lb, &format!("{pp}.loadBalancer"), e);
         }
         if let Some(t) = &pl.tls {
             client_tls(t, &format!("{pp}.tls"), e);
@@ -471,7 +475,7 @@ fn is_prime(x: u64) -> bool {
     true
 }
 
-fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, p: &str, e: &mut Errs) {
+fn load_balancer(lb: &LoadBalancerSettings, p: &str, e: &mut Errs) {
     if lb.simple.is_some() && lb.consistent_hash.is_some() {
         e.add(p, "only one of simple or consistentHash may be set");
     }
@@ -516,7 +520,7 @@ fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, p: &str, e: &mut 
         }
     }
     if let Some(l) = &lb.locality_lb_setting {
-        locality_lb(l, has_outlier, &format!("{p}.localityLbSetting"), e);
+        locality_lb(l, &format!("{p}.localityLbSetting"), e);
     }
     e.duration(format!("{p}.warmupDurationSecs"), lb.warmup_duration_secs.as_ref());
     if let Some(w) = &lb.warmup {
@@ -547,8 +551,9 @@ fn load_balancer(lb: &LoadBalancerSettings, has_outlier: bool, p: &str, e: &mut 
     }
 }
 
-fn locality_lb(l: &LocalityLbSetting, has_outlier: bool, p: &str, e: &mut Errs) {
-    let _ = has_outlier; // Missing outlier detection is only a warning in Istio.
+/// Locality load balancing. Istio only warns when it is set without outlier detection, so that
+/// is not reported.
+fn locality_lb(l: &LocalityLbSetting, p: &str, e: &mut Errs) {
     if !l.distribute.is_empty() && !l.failover.is_empty() {
         e.add(p, "can not simultaneously specify 'distribute' and 'failover'");
         return;

@@ -11,6 +11,7 @@ use super::Port;
 use crate::common::{Protocol, StringMap};
 use crate::rules::{
     is_dns1123_label, is_ip, namespace_slash_hostname, validate_port, validate_unix_address, Errs,
+    HostEntryOf,
 };
 
 /// `Gateway` spec.
@@ -80,7 +81,7 @@ fn server(s: &Server, p: &str, e: &mut Errs) {
         e.add(format!("{p}.hosts"), "server config must contain at least one host");
     }
     for (i, h) in s.hosts.iter().enumerate() {
-        namespace_slash_hostname(h, true, &format!("{p}.hosts[{i}]"), e);
+        namespace_slash_hostname(h, HostEntryOf::Gateway, &format!("{p}.hosts[{i}]"), e);
     }
     let unix_bind = s.bind.starts_with("unix://");
     let mut port_ok = true;

@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use super::workload_entry::{self, WorkloadEntry};
+use super::workload_entry::{self, AddressForm, AddressRule, PortsRule, WorkloadEntry};
 use super::workload_selector::{self, ServiceEntryWorkloadSelector};
 use super::Port;
 use crate::common::{istio_enum, Protocol};
 use crate::rules::{
     export_to, validate_fqdn, validate_ip_subnet, validate_port, validate_port_name,
-    validate_protocol, validate_wildcard_domain, Errs,
+    validate_protocol, validate_wildcard_domain, Errs, ExportReach, ExportToNoOne,
 };
 
 istio_enum!(
@@ -121,9 +121,9 @@ pub(crate) fn validate(se: &ServiceEntry, namespace: &str, e: &mut Errs) {
                 workload_entry::validate(
                     ep,
                     &format!("spec.endpoints[{i}]"),
-                    Some(&names),
-                    false,
-                    true,
+                    PortsRule::OfService(&names),
+                    AddressForm::IpOnly,
+                    AddressRule::Required,
                     e,
                 );
             }
@@ -146,9 +146,9 @@ pub(crate) fn validate(se: &ServiceEntry, namespace: &str, e: &mut Errs) {
                 workload_entry::validate(
                     ep,
                     &format!("spec.endpoints[{i}]"),
-                    Some(&names),
-                    true,
-                    true,
+                    PortsRule::OfService(&names),
+                    AddressForm::IpOrFqdn,
+                    AddressRule::Required,
                     e,
                 );
             }
@@ -165,7 +165,7 @@ pub(crate) fn validate(se: &ServiceEntry, namespace: &str, e: &mut Errs) {
             );
         }
     }
-    export_to(namespace, &se.export_to, true, false, e);
+    export_to(namespace, &se.export_to, ExportToNoOne::Allowed, ExportReach::AnyNamespace, e);
 }
 
 #[cfg(test)]

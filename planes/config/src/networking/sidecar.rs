@@ -14,7 +14,7 @@ use super::Port;
 use crate::common::istio_enum;
 use crate::rules::{
     is_ip, namespace_slash_hostname, validate_fqdn, validate_port, validate_port_name,
-    validate_protocol, validate_unix_address, Errs,
+    validate_protocol, validate_unix_address, Errs, HostEntryOf,
 };
 
 /// `Sidecar` spec.
@@ -219,7 +219,7 @@ pub(crate) fn validate(s: &Sidecar, namespace: &str, e: &mut Errs) {
             e.add(format!("{p}.hosts"), "sidecar: egress listener must contain at least one host");
         }
         for (j, h) in l.hosts.iter().enumerate() {
-            namespace_slash_hostname(h, false, &format!("{p}.hosts[{j}]"), e);
+            namespace_slash_hostname(h, HostEntryOf::Sidecar, &format!("{p}.hosts[{j}]"), e);
         }
     }
     if let Some(o) = &s.outbound_traffic_policy {

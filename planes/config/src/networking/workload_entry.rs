@@ -1,6 +1,7 @@
 //! `WorkloadEntry`: a non-Kubernetes workload, and Istio's rules for it. The same message is
 //! a ServiceEntry's static endpoint and a WorkloadGroup's template, each checked a little
-//! differently, so `validate` takes what the caller requires.
+//! differently, so `validate` takes what the caller requires (`PortsRule`, `AddressForm`,
+//! `AddressRule`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,17 +41,46 @@ pub struct WorkloadEntry {
 // Rules
 // ---------------------------------------------------------------------------------------------
 
-/// Istio's checks of a workload entry at `p`, standalone (`service_ports` is `None`) or as a ServiceEntry endpoint.
+/// Which port names a workload entry may use.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PortsRule<'a> {
+    /// Any (a standalone WorkloadEntry, a WorkloadGroup template).
+    Any,
+    /// Only the named ports of the ServiceEntry it is an endpoint of; a `unix://` endpoint also
+    /// needs the service to have exactly one port.
+    OfService(&'a BTreeSet<&'a str>),
+}
+
+/// What a workload entry's address may be, besides a `unix://` socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AddressForm {
+    /// An IP address (the endpoints of a STATIC ServiceEntry).
+    IpOnly,
+    /// An IP address or an FQDN.
+    IpOrFqdn,
+}
+
+/// Whether a workload entry must have an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AddressRule {
+    /// Required unless `network` is set.
+    Required,
+    /// May be empty (a WorkloadGroup template: addresses are filled in per generated entry).
+    Optional,
+}
+
+/// Istio's checks of a workload entry at `p`: standalone, as a ServiceEntry endpoint or as a
+/// WorkloadGroup template, each with its own rules for ports and address.
 pub(crate) fn validate(
     we: &WorkloadEntry,
     p: &str,
-    service_ports: Option<&BTreeSet<&str>>,
-    allow_fqdn: bool,
-    address_required: bool,
+    ports_rule: PortsRule<'_>,
+    address_form: AddressForm,
+    address_rule: AddressRule,
     e: &mut Errs,
 ) {
     let addr = we.address.as_str();
-    if addr.is_empty() && we.network.is_empty() && address_required {
+    if addr.is_empty() && we.network.is_empty() && address_rule == AddressRule::Required {
         e.add(format!("{p}.address"), "Address is required (unless network is set)");
     }
     let unix = addr.strip_prefix("unix://");
@@ -71,7 +101,7 @@ pub(crate) fn validate(
             );
         }
     } else if !addr.is_empty() && !is_ip(addr) {
-        if !allow_fqdn {
+        if address_form == AddressForm::IpOnly {
             e.add(
                 format!("{p}.address"),
                 format!("endpoint address {addr:?} is not a valid IP address"),
@@ -87,7 +117,7 @@ pub(crate) fn validate(
         e.add(format!("{p}.address"), "may not be longer than 256 characters");
     }
     for (name, port) in &we.ports {
-        if service_ports.is_some_and(|sp| !sp.contains(name.as_str())) {
+        if matches!(ports_rule, PortsRule::OfService(sp) if !sp.contains(name.as_str())) {
             e.add(
                 format!("{p}.ports.{name}"),
                 format!("endpoint port {port} is not defined by the service entry"),
@@ -106,7 +136,7 @@ pub(crate) fn validate(
             e.add(format!("{p}.labels.{k}"), "wildcard not allowed in label value match");
         }
     }
-    if unix.is_some() && service_ports.is_some_and(|sp| sp.len() != 1) {
+    if unix.is_some() && matches!(ports_rule, PortsRule::OfService(sp) if sp.len() != 1) {
         e.add(format!("{p}.address"), "exactly 1 service port required for unix endpoints");
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::workload_entry::{self, WorkloadEntry};
+use super::workload_entry::{self, AddressForm, AddressRule, PortsRule, WorkloadEntry};
 use crate::common::StringMap;
 use crate::rules::{labels, validate_header_name, validate_port, Errs};
 
@@ -136,7 +136,14 @@ pub(crate) fn validate(wg: &WorkloadGroup, e: &mut Errs) {
     match &wg.template {
         None => e.add("spec.template", "Required value: template is required"),
         // Address and the like are filled in when entries are generated.
-        Some(t) => workload_entry::validate(t, "spec.template", None, true, false, e),
+        Some(t) => workload_entry::validate(
+            t,
+            "spec.template",
+            PortsRule::Any,
+            AddressForm::IpOrFqdn,
+            AddressRule::Optional,
+            e,
+        ),
     }
     if let Some(m) = &wg.metadata {
         labels(&m.labels, "spec.metadata.labels", e);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{gateway_names, is_jwt_claim_route, weights};
+use super::{gateway_names, is_jwt_claim_route, weights, VsRole};
 use crate::common::{istio_enum, Duration, StringMap, StringMatch};
 use crate::networking::destination::{self, Destination};
 use crate::rules::{
@@ -362,9 +362,10 @@ pub const GRPC_CODES: &[&str] = &[
     "UNAUTHENTICATED",
 ];
 
-/// Istio's checks of one HTTP route at `p`; `delegate_vs` is whether its virtual service is a
-/// delegate (names no hosts).
-pub(super) fn validate(r: &HttpRoute, p: &str, delegate_vs: bool, e: &mut Errs) {
+/// Istio's checks of one HTTP route at `p`, in a virtual service that plays `role`.
+pub(super) fn validate(r: &HttpRoute, p: &str, role: VsRole, e: &mut Errs) {
+    let delegate_vs = role == VsRole::Delegate;
+    // A root route hands the request to a delegate virtual service.
     let root = !delegate_vs && r.delegate.is_some();
     let routes = r.route.as_deref().unwrap_or_default();
     // Conflicts.

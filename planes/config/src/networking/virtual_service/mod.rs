@@ -18,7 +18,7 @@ use crate::common::StringMap;
 use crate::rules::{
     export_to, host_matches, host_subset_of, is_dns1123_label, is_ip, labels, validate_fqdn,
     validate_ip_subnet, validate_port, validate_wildcard_domain,
-    validate_wildcard_domain_for_gateway, Errs,
+    validate_wildcard_domain_for_gateway, Errs, ExportReach, ExportToNoOne, OutboundSni,
 };
 
 /// `VirtualService` spec.
@@ -156,10 +156,30 @@ pub(super) fn gateway_names(names: &[String], p: &str, e: &mut Errs) {
     }
 }
 
+/// What a virtual service is to the services that refer to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum VsRole {
+    /// It names hosts: it is reached directly, and its HTTP routes may delegate to other
+    /// virtual services.
+    Hosted,
+    /// It names no hosts: it is a delegate, reached only through another service's delegating
+    /// route, and may not delegate further.
+    Delegate,
+}
+
+/// Where a virtual service applies; hosts and SNI names are checked differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BoundTo {
+    /// The mesh's sidecars (no `gateways`, or `mesh` among them).
+    Mesh,
+    /// Only the named gateways.
+    GatewaysOnly,
+}
+
 /// Istio's rules for a `VirtualService` spec in `namespace`.
 pub(crate) fn validate(vs: &VirtualService, namespace: &str, e: &mut Errs) {
-    let delegate = vs.hosts.is_empty();
-    if delegate {
+    let role = if vs.hosts.is_empty() { VsRole::Delegate } else { VsRole::Hosted };
+    if role == VsRole::Delegate {
         if !vs.gateways.is_empty() {
             e.add("spec.gateways", "delegate virtual service must have no gateways specified");
         }
@@ -170,11 +190,14 @@ pub(crate) fn validate(vs: &VirtualService, namespace: &str, e: &mut Errs) {
             e.add("spec.tcp", "delegate virtual service must have no tcp route specified");
         }
     }
-    let applies_to_gateway = !vs.gateways.is_empty() && !vs.gateways.iter().any(|g| g == "mesh");
-    let applies_to_mesh = !applies_to_gateway;
+    let bound = if !vs.gateways.is_empty() && !vs.gateways.iter().any(|g| g == "mesh") {
+        BoundTo::GatewaysOnly
+    } else {
+        BoundTo::Mesh
+    };
     gateway_names(&vs.gateways, "spec.gateways", e);
 
-    if !applies_to_gateway {
+    if bound == BoundTo::Mesh {
         for (i, h) in vs.http.iter().enumerate() {
             for (j, m) in h.r#match.iter().enumerate() {
                 for key in m.headers.keys().chain(m.without_headers.keys()) {
@@ -189,20 +212,24 @@ pub(crate) fn validate(vs: &VirtualService, namespace: &str, e: &mut Errs) {
         }
     }
 
-    let sni = vs.tls.iter().any(|t| t.r#match.iter().any(|m| !m.sni_hosts.is_empty()));
+    // Generated `outbound_` SNI names are accepted as hosts when TLS routes match on SNI.
+    let outbound_sni = if vs.tls.iter().any(|t| t.r#match.iter().any(|m| !m.sni_hosts.is_empty())) {
+        OutboundSni::Allowed
+    } else {
+        OutboundSni::Refused
+    };
     let mut all_hosts_valid = true;
     for (i, h) in vs.hosts.iter().enumerate() {
-        let r = if applies_to_gateway {
-            validate_wildcard_domain_for_gateway(sni, h)
-        } else {
-            validate_wildcard_domain(h)
+        let r = match bound {
+            BoundTo::GatewaysOnly => validate_wildcard_domain_for_gateway(outbound_sni, h),
+            BoundTo::Mesh => validate_wildcard_domain(h),
         };
         match r {
             Err(m) if !is_ip(h) => {
                 e.add(format!("spec.hosts[{i}]"), m);
                 all_hosts_valid = false;
             }
-            Ok(()) if applies_to_mesh && h == "*" => {
+            Ok(()) if bound == BoundTo::Mesh && h == "*" => {
                 e.add(
                     format!("spec.hosts[{i}]"),
                     "wildcard host * is not allowed for virtual services bound to the mesh gateway",
@@ -232,7 +259,7 @@ pub(crate) fn validate(vs: &VirtualService, namespace: &str, e: &mut Errs) {
         e.add("spec", "http, tcp or tls must be provided in virtual service");
     }
     for (i, r) in vs.http.iter().enumerate() {
-        http_route::validate(r, &format!("spec.http[{i}]"), delegate, e);
+        http_route::validate(r, &format!("spec.http[{i}]"), role, e);
     }
     for (i, r) in vs.tls.iter().enumerate() {
         let p = format!("spec.tls[{i}]");
@@ -240,7 +267,7 @@ pub(crate) fn validate(vs: &VirtualService, namespace: &str, e: &mut Errs) {
             e.add(format!("{p}.match"), "TLS route must have at least one match condition");
         }
         for (j, m) in r.r#match.iter().enumerate() {
-            tls_match(m, &format!("{p}.match[{j}]"), vs, applies_to_gateway, e);
+            tls_match(m, &format!("{p}.match[{j}]"), vs, bound, e);
         }
         if r.route.is_empty() {
             e.add(format!("{p}.route"), "TLS route is required");
@@ -271,19 +298,20 @@ pub(crate) fn validate(vs: &VirtualService, namespace: &str, e: &mut Errs) {
         }
         route_destinations(&r.route, &format!("{p}.route"), e);
     }
-    export_to(namespace, &vs.export_to, false, false, e);
+    export_to(namespace, &vs.export_to, ExportToNoOne::Refused, ExportReach::AnyNamespace, e);
 }
 
-fn tls_match(m: &TlsMatchAttributes, p: &str, vs: &VirtualService, gateway: bool, e: &mut Errs) {
+fn tls_match(m: &TlsMatchAttributes, p: &str, vs: &VirtualService, bound: BoundTo, e: &mut Errs) {
     if m.sni_hosts.is_empty() {
         e.add(format!("{p}.sniHosts"), "TLS match must have at least one SNI host");
     }
     for (k, sni) in m.sni_hosts.iter().enumerate() {
         let f = format!("{p}.sniHosts[{k}]");
-        let r = if gateway {
-            validate_wildcard_domain_for_gateway(true, sni)
-        } else {
-            validate_wildcard_domain(sni)
+        let r = match bound {
+            BoundTo::GatewaysOnly => {
+                validate_wildcard_domain_for_gateway(OutboundSni::Allowed, sni)
+            }
+            BoundTo::Mesh => validate_wildcard_domain(sni),
         };
         match r {
             // An IP is only a warning (against the SNI spec).
