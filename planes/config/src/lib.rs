@@ -9,6 +9,13 @@
 //! `deny_unknown_fields`, decoded through `serde_path_to_error`), then the semantic rules of
 //! Istio's validator run. Every problem is reported with a field path such as
 //! `spec.http[0].route[1].weight`.
+//!
+//! The code is laid out by kind, not by job: each kind's typed spec and its rules share one file
+//! (`networking/virtual_service/`, `networking/destination_rule.rs`, …, `security/*.rs`,
+//! `telemetry.rs`), so a field and its checks change together. Messages several networking kinds
+//! use have small modules of their own (ports, destinations, server TLS, connection pools);
+//! `validate` only decodes a spec and calls its kind's rules; the checks several kinds share
+//! (field paths, hosts, ports, labels, regexes, `exportTo`, …) are in `rules`.
 #![forbid(unsafe_code)]
 
 pub mod common;

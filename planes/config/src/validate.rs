@@ -61,7 +61,7 @@ pub(crate) fn validate_spec(kind: &str, obj: &Value) -> Vec<FieldError> {
             );
         }),
         "WorkloadGroup" => run(spec, &mut e, workload_group::validate),
-        "Sidecar" => run(spec, &mut e, |s, e| sidecar::validate(s, namespace, e)),
+        "Sidecar" => run(spec, &mut e, sidecar::validate),
         "AuthorizationPolicy" => run(spec, &mut e, authorization_policy::validate),
         "PeerAuthentication" => run(spec, &mut e, peer_authentication::validate),
         "RequestAuthentication" => run(spec, &mut e, request_authentication::validate),

@@ -43,6 +43,7 @@ pub(super) fn validate(d: &Destination, p: &str, e: &mut Errs) {
     }
 }
 
+/// A subset name: a DNS-1123 label.
 pub(super) fn subset_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         Err("subset name cannot be empty".into())

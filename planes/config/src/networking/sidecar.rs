@@ -96,7 +96,7 @@ pub struct OutboundTrafficPolicy {
 // ---------------------------------------------------------------------------------------------
 
 /// Istio's rules for a `Sidecar` spec.
-pub(crate) fn validate(s: &Sidecar, namespace: &str, e: &mut Errs) {
+pub(crate) fn validate(s: &Sidecar, e: &mut Errs) {
     if let Some(ws) = &s.workload_selector {
         workload_selector::validate(ws, "spec.workloadSelector", e);
     }
@@ -237,7 +237,6 @@ pub(crate) fn validate(s: &Sidecar, namespace: &str, e: &mut Errs) {
             }
         }
     }
-    let _ = namespace;
 }
 
 fn default_endpoint(ep: &str, p: &str, e: &mut Errs) {

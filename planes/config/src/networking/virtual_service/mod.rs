@@ -132,10 +132,12 @@ pub struct RouteDestination {
 // Rules
 // ---------------------------------------------------------------------------------------------
 
+/// A header match on a JWT claim (`@request.auth.claims…`), which only gateways support.
 pub(super) fn is_jwt_claim_route(header: &str) -> bool {
     header.starts_with("@request.auth.claims")
 }
 
+/// Gateway references: `name` (an FQDN) or `namespace/name` (two DNS labels).
 pub(super) fn gateway_names(names: &[String], p: &str, e: &mut Errs) {
     for (i, g) in names.iter().enumerate() {
         let f = format!("{p}[{i}]");
