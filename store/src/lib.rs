@@ -7,6 +7,7 @@
 //!
 //! - [`types`]: keys, resources, txns, events, the openraft type config.
 //! - [`borrowed`]: events decoded in place, for replay.
+//! - [`clock`]: the wall clock, read in one place, for stamping commands.
 //! - [`log_store`]: the Raft log: append-only segment files, `fdatasync`ed before an entry
 //!   counts as durable.
 //! - [`state_machine`]: resources, events, idempotency table, snapshots.
@@ -17,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod borrowed;
+pub mod clock;
 pub mod codec;
 pub mod error;
 pub mod events;

@@ -5,27 +5,49 @@
 //! idempotency table), linearizable reads through ReadIndex (asked of the leader when this
 //! node is a follower), gap-free watches from any retained revision, membership changes,
 //! cluster status, and the leader's periodic compaction.
+//!
+//! The leader-side machinery is split out by concern, each part testable on its own:
+//!
+//! - `proposer`: the leader's batching proposer task (txns arriving while an entry commits
+//!   go together in the next entry, `CommandOp::Batch`; two entries in flight).
+//! - `read_index`: the shared ReadIndex rounds and the `StartupLog` floor after a restart.
+//! - `forward`: the follower → leader forwarding of writes, reads and membership changes.
+//! - `compactor`: the periodic compaction loop (`--retain-revisions`, `--retain-for`, the
+//!   dedup window).
+//! - `server`: [`RaftGrpc`], the peer gRPC service.
+//!
+//! This file keeps the configuration and status types, opening a member, and the public
+//! operations, which route each request to the leader (here, or forwarded) and wait for this
+//! member to apply it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use istio_proto::raft::raft_service_server::{RaftService, RaftServiceServer};
-use istio_proto::raft::Payload;
-use openraft::error::{ClientWriteError, RaftError};
-use openraft::{ChangeMembers, Raft, RaftMetrics, ServerState, SnapshotPolicy};
+use openraft::error::RaftError;
+use openraft::{Raft, RaftMetrics, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
-use tonic::{Request, Status};
+use tokio::time::Instant;
 
-use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::log_store::LogStore;
 use crate::network::{NetworkFactory, Peers, Rpc};
 use crate::state_machine::{AppliedState, Shared, StateMachine};
 use crate::types::*;
+
+mod compactor;
+mod forward;
+mod proposer;
+mod read_index;
+mod server;
+
+use forward::Forward;
+use proposer::Proposal;
+use read_index::{ReadIndex, ReadWaiter, StartupLog};
+pub use server::RaftGrpc;
 
 /// How a member is configured. Addresses are the ones peers and clients should use.
 #[derive(Clone, Debug)]
@@ -145,30 +167,6 @@ pub struct ClusterStatus {
     pub members: Vec<ClusterMember>,
 }
 
-/// Requests a follower forwards to the leader.
-#[derive(Debug, Serialize, Deserialize)]
-enum Forward {
-    Write(Command),
-    ReadIndex,
-    AddMember { id: NodeId, addr: String },
-    RemoveMember { id: NodeId },
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-enum ForwardReply {
-    Write { response: Response, log_index: u64 },
-    ReadIndex(u64),
-    Done,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-enum ForwardError {
-    /// The receiver is not (or no longer) the leader; try again.
-    NotLeader,
-    /// A definitive failure, with its message.
-    Failed(String),
-}
-
 /// Events streamed by [`StoreNode::watch`]; ends with an error if the watch cannot continue.
 pub type WatchStream = mpsc::Receiver<Result<Event, StoreError>>;
 
@@ -187,183 +185,12 @@ pub struct StoreNode {
     known_commit: AtomicU64,
     leader_changes: AtomicU64,
     log_io: Arc<crate::log_store::LogIoStats>,
-    /// Txn commands this member proposes as leader, grouped into log entries ([`proposer`]).
+    /// Txn commands this member proposes as leader, grouped into log entries
+    /// ([`proposer::proposer`]).
     proposals: mpsc::UnboundedSender<Proposal>,
     /// Linearizable reads this member serves as leader, sharing ReadIndex rounds
-    /// ([`read_indexer`]).
-    read_indexes: mpsc::UnboundedSender<tokio::sync::oneshot::Sender<ReadIndex>>,
-}
-
-/// The outcome of one ReadIndex round, for each read that waited on it.
-#[derive(Clone, Debug)]
-enum ReadIndex {
-    /// Reads may be served once this index is applied.
-    At(u64),
-    /// This member is not (or no longer) the leader.
-    NotLeader(String),
-    /// The round failed.
-    Failed(String),
-}
-
-/// What this member's log held when it started: the term it had voted in and its last index.
-///
-/// A member that was leader before a restart is leader again at once in the same term
-/// (openraft 0.9 restores it without an election), so the first entry of its term — the
-/// ReadIndex floor of a fresh leader — is old, and the commit index it restarts with is the
-/// last one saved, which is not synced per commit. Entries it acknowledged before the restart
-/// can lie beyond both, and its state machine restarts from its snapshot. So while it leads in
-/// that term, a read index is at least the last index its log had at start: every acknowledged
-/// entry is at or below it, and all of it is committed once one entry of the term is.
-#[derive(Clone, Copy, Debug)]
-struct StartupLog {
-    term: u64,
-    last_index: u64,
-}
-
-/// Shares ReadIndex rounds between concurrent linearizable reads. A round confirms leadership
-/// with a quorum; every read queued before a round starts may use its index, because that
-/// index was read after the read arrived (the ReadIndex rule). So one round serves every read
-/// that queued while the previous one ran. See [`StartupLog`] for the floor after a restart.
-async fn read_indexer(
-    raft: Raft<TypeConfig>,
-    startup: StartupLog,
-    mut rx: mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<ReadIndex>>,
-) {
-    while let Some(first) = rx.recv().await {
-        let mut waiters = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            waiters.push(more);
-        }
-        let outcome = match raft.get_read_log_id().await {
-            // The term of the read index is the term this member led in when it confirmed its
-            // leadership (a leader's first entry and everything after it are of its term).
-            Ok((Some(read), _)) if read.leader_id.term == startup.term => {
-                ReadIndex::At(read.index.max(startup.last_index))
-            }
-            Ok((read, _)) => ReadIndex::At(read.map_or(0, |l| l.index)),
-            Err(RaftError::APIError(e)) => ReadIndex::NotLeader(e.to_string()),
-            Err(e) => ReadIndex::Failed(e.to_string()),
-        };
-        for w in waiters {
-            let _ = w.send(outcome.clone());
-        }
-    }
-}
-
-/// A txn command to propose, and where its outcome goes: the response and the log index of
-/// the entry that carried it, or why it must be retried or failed.
-type Proposal = (Command, Waiter);
-
-/// Where a proposed command's outcome goes.
-type Waiter = tokio::sync::oneshot::Sender<Result<Attempt<(Response, u64)>, StoreError>>;
-
-/// Entries the proposer has in flight at once: while one is applied, the next is appended and
-/// flushed.
-const IN_FLIGHT: usize = 2;
-/// Most commands in one log entry.
-const MAX_BATCH: usize = 512;
-/// Most bytes of objects in one log entry (a batch stops growing past this).
-const MAX_BATCH_BYTES: usize = 4 << 20;
-
-/// Group commit at the proposal level. openraft 0.9's core appends one entry at a time and
-/// waits for its flush before taking the next request, so proposing commands one by one caps
-/// writes at one flush each. Instead, while one entry is being committed, the commands that
-/// arrive queue here, and the next entry carries all of them (`CommandOp::Batch`); the state
-/// machine applies them one by one, each with its own revision and response. A lone command is
-/// proposed as itself.
-async fn proposer(raft: Raft<TypeConfig>, id: NodeId, mut rx: mpsc::UnboundedReceiver<Proposal>) {
-    let mut seq: u64 = 0;
-    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
-    while let Some(first) = rx.recv().await {
-        // Wait for a free slot; whatever arrives meanwhile joins this entry.
-        let Ok(slot) = slots.clone().acquire_owned().await else { return };
-        let size = |c: &Command| match &c.op {
-            CommandOp::Txn(t) => t
-                .ops
-                .iter()
-                .map(|o| match o {
-                    Op::Put { object, .. } => object.len(),
-                    Op::Delete { .. } => 0,
-                })
-                .sum(),
-            _ => 0,
-        };
-        let mut bytes = size(&first.0);
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(p) => {
-                    bytes += size(&p.0);
-                    batch.push(p);
-                }
-                Err(_) => break,
-            }
-        }
-        let (cmds, waiters): (Vec<Command>, Vec<_>) = batch.into_iter().unzip();
-        let lone = cmds.len() == 1;
-        let cmd = if lone {
-            cmds.into_iter().next().unwrap_or_else(|| unreachable!("one command"))
-        } else {
-            seq += 1;
-            Command {
-                request_id: format!("batch-{id}-{seq}-{}", now_ms()),
-                actor: "system:proposer".into(),
-                source: format!("istiod-{id}"),
-                time_ms: now_ms(),
-                verb: "batch".into(),
-                restores: None,
-                op: CommandOp::Batch(cmds),
-            }
-        };
-        let raft = raft.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let outcome = raft.client_write(cmd).await;
-            answer(lone, outcome, waiters);
-        });
-    }
-}
-
-/// Hands each waiter its part of an entry's outcome.
-fn answer(
-    lone: bool,
-    outcome: Result<
-        openraft::raft::ClientWriteResponse<TypeConfig>,
-        RaftError<NodeId, ClientWriteError<NodeId, Node>>,
-    >,
-    waiters: Vec<Waiter>,
-) {
-    let n = waiters.len();
-    let results: Vec<Result<Attempt<(Response, u64)>, StoreError>> = match outcome {
-        Ok(r) => {
-            let index = r.log_id.index;
-            match (lone, r.data) {
-                (true, data) => vec![Ok(Attempt::Done((data, index)))],
-                (false, Response::Batch(rs)) if rs.len() == n => {
-                    rs.into_iter().map(|r| Ok(Attempt::Done((r, index)))).collect()
-                }
-                (false, other) => (0..n)
-                    .map(|_| Err(StoreError::Raft(format!("unexpected batch response {other:?}"))))
-                    .collect(),
-            }
-        }
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-            (0..n).map(|_| Ok(Attempt::Retry("leadership moved".into()))).collect()
-        }
-        Err(e) => {
-            let m = e.to_string();
-            (0..n).map(|_| Err(StoreError::Raft(m.clone()))).collect()
-        }
-    };
-    for (w, r) in waiters.into_iter().zip(results) {
-        let _ = w.send(r);
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    /// ([`read_index::read_indexer`]).
+    read_indexes: mpsc::UnboundedSender<ReadWaiter>,
 }
 
 impl StoreNode {
@@ -416,13 +243,23 @@ impl StoreNode {
             .await
             .map_err(|e| StoreError::Raft(e.to_string()))?;
         let (proposals, rx) = mpsc::unbounded_channel();
-        tokio::spawn(proposer(raft.clone(), cfg.id, rx));
+        let writer = raft.clone();
+        let write = move |cmd| {
+            let raft = writer.clone();
+            async move { raft.client_write(cmd).await }
+        };
+        tokio::spawn(proposer::proposer(write, cfg.id, rx));
         let startup = StartupLog {
             term: vote.map_or(0, |v| v.leader_id.term),
             last_index: log_last_index.unwrap_or(0),
         };
         let (read_indexes, rx) = mpsc::unbounded_channel();
-        tokio::spawn(read_indexer(raft.clone(), startup, rx));
+        let reader = raft.clone();
+        let round = move || {
+            let raft = reader.clone();
+            async move { raft.get_read_log_id().await }
+        };
+        tokio::spawn(read_index::read_indexer(round, startup, rx));
         let node = Arc::new(Self {
             cfg,
             raft,
@@ -436,7 +273,7 @@ impl StoreNode {
             read_indexes,
         });
         tokio::spawn(Self::observe(Arc::downgrade(&node), node.raft.metrics()));
-        tokio::spawn(Self::compactor(Arc::downgrade(&node)));
+        tokio::spawn(compactor::run(Arc::downgrade(&node)));
         Ok(node)
     }
 
@@ -463,58 +300,6 @@ impl StoreNode {
             last = Some(cur);
             if rx.changed().await.is_err() {
                 return;
-            }
-        }
-    }
-
-    /// On the leader: proposes compaction when more than `retain_revisions` events are
-    /// retained, and forgets idempotency keys older than `dedup_window`.
-    async fn compactor(node: std::sync::Weak<Self>) {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_dedup_prune = Instant::now();
-        loop {
-            tick.tick().await;
-            let Some(n) = node.upgrade() else { return };
-            if !n.is_leader() {
-                continue;
-            }
-            let st = n.sm.applied_state();
-            let mut target = st.revision.saturating_sub(n.cfg.retain_revisions);
-            if let Some(d) = n.cfg.retain_for {
-                let cutoff = now_ms() - d.as_millis() as i64;
-                match n.sm.last_revision_before(cutoff, target) {
-                    Ok(r) => target = target.min(r),
-                    Err(e) => tracing::warn!(error = %e, "compaction: cannot read event times"),
-                }
-            }
-            let excess = target.saturating_sub(st.compact_revision);
-            let prune = last_dedup_prune.elapsed() > n.cfg.dedup_window / 10;
-            if excess == 0 && !prune {
-                continue;
-            }
-            let cmd = Command {
-                request_id: format!("compact-{}-{}", n.cfg.id, rand::random::<u64>()),
-                actor: "system:compactor".into(),
-                source: format!("istiod-{}", n.cfg.id),
-                time_ms: now_ms(),
-                verb: "compact".into(),
-                restores: None,
-                op: CommandOp::Compact {
-                    revision: target.max(st.compact_revision),
-                    // Forgetting idempotency keys looks at every one of them, so it is asked
-                    // for only every tenth of the window (`i64::MIN`: forget none).
-                    dedup_before_ms: if prune {
-                        now_ms() - n.cfg.dedup_window.as_millis() as i64
-                    } else {
-                        i64::MIN
-                    },
-                },
-            };
-            match n.raft.client_write(cmd).await {
-                Ok(_) if prune => last_dedup_prune = Instant::now(),
-                Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, "compaction not proposed"),
             }
         }
     }
@@ -717,51 +502,12 @@ impl StoreNode {
                     if leader == self.cfg.id {
                         return self.propose(cmd).await;
                     }
-                    let timeout = self.cfg.request_timeout;
-                    match self
-                        .peers
-                        .call::<_, Result<ForwardReply, ForwardError>>(
-                            leader,
-                            &addr,
-                            Rpc::Forward,
-                            &Forward::Write(cmd),
-                            timeout,
-                        )
-                        .await
-                    {
-                        Ok(Ok(ForwardReply::Write { response, log_index })) => {
-                            Ok(Attempt::Done((response, log_index)))
-                        }
-                        Ok(Ok(other)) => {
-                            Err(StoreError::Raft(format!("unexpected reply {other:?}")))
-                        }
-                        Ok(Err(ForwardError::NotLeader)) => Ok(Attempt::Retry("not leader".into())),
-                        Ok(Err(ForwardError::Failed(m))) => Err(StoreError::Raft(m)),
-                        Err(e) => Ok(Attempt::Retry(e.to_string())),
-                    }
+                    self.forward_write(leader, &addr, cmd).await
                 }
             })
             .await?;
         self.wait_applied(index).await?;
         Ok(response)
-    }
-
-    /// Proposes `cmd` as leader: a txn through the [`proposer`] (grouped with concurrent
-    /// ones), anything else on its own.
-    async fn propose(&self, cmd: Command) -> Result<Attempt<(Response, u64)>, StoreError> {
-        if !matches!(cmd.op, CommandOp::Txn(_)) {
-            return Ok(match self.raft.client_write(cmd).await {
-                Ok(r) => Attempt::Done((r.data, r.log_id.index)),
-                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-                    Attempt::Retry("leadership moved".into())
-                }
-                Err(e) => return Err(StoreError::Raft(e.to_string())),
-            });
-        }
-        let stopped = || StoreError::Raft("the proposer has stopped".into());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.proposals.send((cmd, tx)).map_err(|_| stopped())?;
-        rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     async fn wait_applied(&self, index: u64) -> Result<(), StoreError> {
@@ -791,35 +537,10 @@ impl StoreNode {
                         ReadIndex::Failed(m) => Err(StoreError::Raft(m)),
                     };
                 }
-                match self
-                    .peers
-                    .call::<_, Result<ForwardReply, ForwardError>>(
-                        leader,
-                        &addr,
-                        Rpc::Forward,
-                        &Forward::ReadIndex,
-                        self.cfg.request_timeout,
-                    )
-                    .await
-                {
-                    Ok(Ok(ForwardReply::ReadIndex(i))) => Ok(Attempt::Done(i)),
-                    Ok(Ok(other)) => Err(StoreError::Raft(format!("unexpected reply {other:?}"))),
-                    Ok(Err(ForwardError::NotLeader)) => Ok(Attempt::Retry("not leader".into())),
-                    Ok(Err(ForwardError::Failed(m))) => Ok(Attempt::Retry(m)),
-                    Err(e) => Ok(Attempt::Retry(e.to_string())),
-                }
+                self.forward_read_index(leader, &addr).await
             })
             .await?;
         self.wait_applied(index).await
-    }
-
-    /// One ReadIndex, as leader, from a round shared with concurrent reads.
-    async fn read_index(&self) -> ReadIndex {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if self.read_indexes.send(tx).is_err() {
-            return ReadIndex::Failed("the read indexer has stopped".into());
-        }
-        rx.await.unwrap_or_else(|_| ReadIndex::Failed("the read indexer has stopped".into()))
     }
 
     /// Reads one resource at the given consistency.
@@ -893,176 +614,10 @@ impl StoreNode {
         self.membership(Forward::RemoveMember { id }).await
     }
 
-    async fn membership(&self, req: Forward) -> Result<(), StoreError> {
-        let req = &req;
-        self.with_leader(|leader, addr| async move {
-            let res = if leader == self.cfg.id {
-                self.lead(clone_forward(req)).await
-            } else {
-                match self
-                    .peers
-                    .call::<_, Result<ForwardReply, ForwardError>>(
-                        leader,
-                        &addr,
-                        Rpc::Forward,
-                        req,
-                        self.cfg.request_timeout * 3,
-                    )
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(e) => return Ok(Attempt::Retry(e.to_string())),
-                }
-            };
-            match res {
-                Ok(_) => Ok(Attempt::Done(())),
-                Err(ForwardError::NotLeader) => Ok(Attempt::Retry("not leader".into())),
-                Err(ForwardError::Failed(m)) => Err(StoreError::Membership(m)),
-            }
-        })
-        .await
-    }
-
-    /// Serves a forwarded request, as the leader.
-    async fn lead(&self, req: Forward) -> Result<ForwardReply, ForwardError> {
-        fn write_err(e: RaftError<NodeId, ClientWriteError<NodeId, Node>>) -> ForwardError {
-            match e {
-                RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => {
-                    ForwardError::NotLeader
-                }
-                e => ForwardError::Failed(e.to_string()),
-            }
-        }
-        match req {
-            Forward::Write(cmd) => match self.propose(cmd).await {
-                Ok(Attempt::Done((response, log_index))) => {
-                    Ok(ForwardReply::Write { response, log_index })
-                }
-                Ok(Attempt::Retry(_)) => Err(ForwardError::NotLeader),
-                Err(e) => Err(ForwardError::Failed(e.to_string())),
-            },
-            Forward::ReadIndex => match self.read_index().await {
-                ReadIndex::At(i) => Ok(ForwardReply::ReadIndex(i)),
-                ReadIndex::NotLeader(_) => Err(ForwardError::NotLeader),
-                ReadIndex::Failed(m) => Err(ForwardError::Failed(m)),
-            },
-            Forward::AddMember { id, addr } => {
-                let m = self.raft.metrics().borrow().clone();
-                let mem = m.membership_config.membership();
-                if mem.voter_ids().any(|v| v == id) {
-                    if mem.get_node(&id).is_some_and(|n| n.addr == addr) {
-                        return Ok(ForwardReply::Done);
-                    }
-                    return Err(ForwardError::Failed(format!(
-                        "member {id} already exists with address {}; remove it first",
-                        mem.get_node(&id).map_or("?", |n| n.addr.as_str())
-                    )));
-                }
-                tracing::info!(id, %addr, "adding learner");
-                self.raft.add_learner(id, Node { addr }, true).await.map_err(write_err)?;
-                tracing::info!(id, "promoting learner to voter");
-                self.raft
-                    .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
-                    .await
-                    .map_err(write_err)?;
-                Ok(ForwardReply::Done)
-            }
-            Forward::RemoveMember { id } => {
-                let m = self.raft.metrics().borrow().clone();
-                let mem = m.membership_config.membership();
-                if mem.get_node(&id).is_none() {
-                    return Err(ForwardError::Failed(format!("{id} is not a member")));
-                }
-                let change = if mem.voter_ids().any(|v| v == id) {
-                    if mem.voter_ids().count() == 1 {
-                        return Err(ForwardError::Failed(format!(
-                            "{id} is the only voter; a cluster cannot remove its last voter"
-                        )));
-                    }
-                    ChangeMembers::RemoveVoters(BTreeSet::from([id]))
-                } else {
-                    ChangeMembers::RemoveNodes(BTreeSet::from([id]))
-                };
-                tracing::info!(id, "removing member");
-                self.raft.change_membership(change, false).await.map_err(write_err)?;
-                Ok(ForwardReply::Done)
-            }
-        }
-    }
-
-    /// The tonic service peers talk to.
-    pub fn raft_service(self: &Arc<Self>) -> RaftServiceServer<RaftGrpc> {
-        RaftServiceServer::new(RaftGrpc { node: self.clone() })
-            .max_decoding_message_size(64 << 20)
-            .max_encoding_message_size(64 << 20)
-    }
-
     /// Stops Raft and flushes storage.
     pub async fn shutdown(&self) -> Result<(), StoreError> {
         let _ = self.raft.shutdown().await;
         self.db.flush_async().await?;
         Ok(())
-    }
-}
-
-fn clone_forward(f: &Forward) -> Forward {
-    match f {
-        Forward::Write(c) => Forward::Write(c.clone()),
-        Forward::ReadIndex => Forward::ReadIndex,
-        Forward::AddMember { id, addr } => Forward::AddMember { id: *id, addr: addr.clone() },
-        Forward::RemoveMember { id } => Forward::RemoveMember { id: *id },
-    }
-}
-
-/// Server side of `RaftService`, delivering peer RPCs to this member.
-pub struct RaftGrpc {
-    node: Arc<StoreNode>,
-}
-
-fn bad_payload(e: StoreError) -> Status {
-    Status::invalid_argument(e.to_string())
-}
-
-#[tonic::async_trait]
-impl RaftService for RaftGrpc {
-    async fn append_entries(
-        &self,
-        req: Request<Payload>,
-    ) -> Result<tonic::Response<Payload>, Status> {
-        let rpc: openraft::raft::AppendEntriesRequest<TypeConfig> =
-            decode(&req.into_inner().data, "append-entries request").map_err(bad_payload)?;
-        if let Some(c) = rpc.leader_commit {
-            self.node.known_commit.fetch_max(c.index, Ordering::Relaxed);
-        }
-        let res = self.node.raft.append_entries(rpc).await;
-        Ok(tonic::Response::new(Payload { data: encode(&res) }))
-    }
-
-    async fn vote(&self, req: Request<Payload>) -> Result<tonic::Response<Payload>, Status> {
-        let rpc: openraft::raft::VoteRequest<NodeId> =
-            decode(&req.into_inner().data, "vote request").map_err(bad_payload)?;
-        let res = self.node.raft.vote(rpc).await;
-        Ok(tonic::Response::new(Payload { data: encode(&res) }))
-    }
-
-    async fn install_snapshot(
-        &self,
-        req: Request<Payload>,
-    ) -> Result<tonic::Response<Payload>, Status> {
-        let rpc: openraft::raft::InstallSnapshotRequest<TypeConfig> =
-            decode(&req.into_inner().data, "install-snapshot request").map_err(bad_payload)?;
-        let res = self.node.raft.install_snapshot(rpc).await;
-        Ok(tonic::Response::new(Payload { data: encode(&res) }))
-    }
-
-    async fn forward(&self, req: Request<Payload>) -> Result<tonic::Response<Payload>, Status> {
-        let fwd: Forward =
-            decode(&req.into_inner().data, "forwarded request").map_err(bad_payload)?;
-        let res = self.node.lead(fwd).await;
-        Ok(tonic::Response::new(Payload { data: encode(&res) }))
-    }
-
-    async fn status(&self, _req: Request<Payload>) -> Result<tonic::Response<Payload>, Status> {
-        Ok(tonic::Response::new(Payload { data: encode(&self.node.local_status()) }))
     }
 }
