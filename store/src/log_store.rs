@@ -34,10 +34,11 @@ use std::ops::RangeBounds;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::codec::{decode, encode, encode_into};
 use crate::error::StoreError;
@@ -365,7 +366,7 @@ impl LogStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, Segments> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner())
+        self.log.lock()
     }
 
     /// Writes `entries` at the end of the log (not yet synced); returns the file to sync, or
@@ -594,7 +595,7 @@ fn flusher(rx: std::sync::mpsc::Receiver<Flush>, stats: Arc<LogIoStats>) {
                 files.push(f.clone());
             }
         }
-        let start = std::time::Instant::now();
+        let start = tokio::time::Instant::now();
         let mut res = Ok(());
         for f in files.drain(..) {
             if let Err(e) = f.sync_data() {
@@ -746,7 +747,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         if let Some(durable) = &mut self.sm_durable {
             // Normally at once (a snapshot save or install flushed first); during an install
             // the state machine may take a while. Say so while it does.
-            let started = std::time::Instant::now();
+            let started = tokio::time::Instant::now();
             loop {
                 let wait = durable.wait_for(|d| *d > log_id.index);
                 let waited = tokio::time::timeout(std::time::Duration::from_secs(30), wait)

@@ -5,7 +5,7 @@
 //! Every payload is `codec::encode`d; see `proto/raft.proto`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use istio_proto::raft::raft_service_client::RaftServiceClient;
@@ -18,6 +18,7 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
+use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::transport::{Channel, Endpoint};
@@ -59,7 +60,7 @@ impl Peers {
 
     /// A (cached, lazily connecting) client for `addr`.
     pub fn client(&self, addr: &str) -> Result<RaftServiceClient<Channel>, StoreError> {
-        let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.channels.lock();
         if let Some(ch) = map.get(addr) {
             return Ok(RaftServiceClient::new(ch.clone()).max_decoding_message_size(usize::MAX));
         }
