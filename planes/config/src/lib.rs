@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod common;
+pub mod depth;
 pub mod kinds;
 pub mod networking;
 mod rules;
@@ -88,6 +89,8 @@ pub enum ConfigError {
 /// returned with its 0-based index among all documents in the text (empty ones included) so
 /// that errors can name it.
 pub fn parse_documents(text: &str) -> Result<Vec<(usize, Value)>, ConfigError> {
+    // Bounded before the parser sees it: deep flow nesting costs libyaml quadratic time.
+    depth::check_flow_depth(text)?;
     match parse_strict(text) {
         Ok(docs) => Ok(docs),
         // Go's YAML (Istio's) accepts `:` inside flow scalars; retry the way it reads them.
