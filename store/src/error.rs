@@ -1,13 +1,34 @@
 //! The error type of istio-store.
+//!
+//! Each variant is one kind of cause, so that callers can map it without reading messages:
+//! the caller's mistake ([`StoreError::Invalid`], [`StoreError::Compacted`], ...), the
+//! cluster's state ([`StoreError::NoLeader`], [`StoreError::Timeout`], ...), and the
+//! member's own storage failing ([`StoreError::Io`], [`StoreError::Sled`],
+//! [`StoreError::Corrupt`]), which is never the request's fault.
+
+use std::path::PathBuf;
 
 use crate::types::{NodeId, Revision};
 
 /// Everything that can go wrong in the store, phrased for the operator who has to act on it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A file or directory of the data dir (the Raft log's segments and their directory, the
+    /// data dir itself) could not be read, written, synced, created or removed: usually a
+    /// full or failing disk, or permissions. The member cannot go on storing; the request is
+    /// not at fault.
+    #[error("I/O error {op} {}: {source} (check the disk and the data directory: free space, permissions, device errors in the system log, and that no other istiod uses it)", .path.display())]
+    Io {
+        /// What was being done (`writing`, `syncing`, `creating`, ...).
+        op: &'static str,
+        /// The file or directory it was done to.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
     /// sled failed; usually disk full, permissions, or a data dir used by another process.
     #[error("storage I/O failed: {0} (check the data directory: free space, permissions, and that no other istiod uses it)")]
-    Io(#[from] sled::Error),
+    Sled(#[from] sled::Error),
     /// A persisted or received record could not be decoded.
     #[error("corrupt {what}: {reason} (was the data directory written by an incompatible build?)")]
     Corrupt {

@@ -115,8 +115,11 @@ pub fn restore(records: &[Record], data_dir: &Path) -> Result<crate::AppliedStat
             data_dir.display()
         )));
     }
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", data_dir.display())))?;
+    std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Io {
+        op: "creating the data dir",
+        path: data_dir.to_path_buf(),
+        source: e,
+    })?;
     let db = sled::Config::new().path(data_dir.join("sled")).open()?;
     let state = crate::state_machine::seed(&db, records)?;
     db.flush()?;

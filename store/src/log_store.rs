@@ -66,11 +66,9 @@ fn write_err(e: impl std::error::Error + 'static) -> SErr {
     StorageIOError::write_logs(&e).into()
 }
 
-fn io_err(what: &str, path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Invalid(format!(
-        "raft log: {what} {} failed: {e} (check the data directory: free space, permissions)",
-        path.display()
-    ))
+/// An I/O failure on one of the log's files (`what`: the operation, e.g. `writing`).
+fn io_err(what: &'static str, path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Io { op: what, path: path.to_path_buf(), source: e }
 }
 
 fn corrupt(reason: String) -> StoreError {
@@ -1015,6 +1013,22 @@ mod tests {
             purge.await.unwrap();
         }
         assert_eq!(indexes(&mut log).await, (6..10).collect::<Vec<_>>());
+    }
+
+    /// A failing file operation is an I/O error naming the operation and the path (not a
+    /// bad request).
+    #[tokio::test]
+    async fn an_io_failure_names_the_operation_and_the_path() {
+        let f = fixture();
+        // The log directory is a file: listing it fails.
+        std::fs::write(&f.path, b"not a directory").unwrap();
+        let err = LogStore::open(&f.db, &f.path).err().expect("must fail");
+        let msg = err.to_string();
+        let StoreError::Io { op, path, source } = err else { panic!("{msg}") };
+        assert_eq!((op, path.as_path()), ("listing", f.path.as_path()));
+        assert_eq!(source.kind(), std::io::ErrorKind::NotADirectory);
+        assert!(msg.contains(&f.path.display().to_string()), "{msg}");
+        assert!(msg.contains("check the disk and the data directory"), "{msg}");
     }
 
     #[tokio::test]

@@ -197,8 +197,10 @@ impl StoreNode {
     /// Opens the data dir and starts the Raft member (not yet part of any cluster unless the
     /// data dir says so; see [`StoreNode::initialize`]).
     pub async fn open(cfg: StoreConfig) -> Result<Arc<Self>, StoreError> {
-        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
-            StoreError::Invalid(format!("cannot create data dir {}: {e}", cfg.data_dir.display()))
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| StoreError::Io {
+            op: "creating the data dir",
+            path: cfg.data_dir.clone(),
+            source: e,
         })?;
         let db = sled::Config::new()
             .path(cfg.data_dir.join("sled"))
@@ -619,5 +621,25 @@ impl StoreNode {
         let _ = self.raft.shutdown().await;
         self.db.flush_async().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data dir that cannot be created is an I/O error naming it (not a bad request).
+    #[tokio::test]
+    async fn a_data_dir_that_cannot_be_created_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        let data_dir = file.join("data");
+        let Err(err) = StoreNode::open(StoreConfig::new(1, &data_dir)).await else {
+            panic!("a data dir under a file opened");
+        };
+        let msg = err.to_string();
+        let StoreError::Io { op, path, .. } = err else { panic!("{msg}") };
+        assert_eq!((op, path), ("creating the data dir", data_dir));
     }
 }
