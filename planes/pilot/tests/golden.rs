@@ -1,16 +1,27 @@
-//! Golden tests of Pilot's xDS translation (`pilot::xds::translate`).
+//! Golden tests of Pilot's xDS translation, from documents folded through the registry view.
 //!
-//! Each case is a folder under `tests/golden/<case>/`: `input.yaml` holds ServiceEntries,
-//! WorkloadEntries, VirtualServices and DestinationRules (validated with the project's own
-//! config parsing), `expected.txt` the translated resources, rendered with prost's `{:#?}`,
-//! sorted by name, every `google.protobuf.Any` decoded below the message that holds it. Run with
-//! `UPDATE_GOLDEN=1` to rewrite the expected files after an intended change. Every case also
-//! asserts the key fields of its mapping explicitly, and every output passes the structural
-//! checks a gRPC xDS client makes.
+//! Each case is a folder `tests/golden/<case>/`, found by listing `tests/golden/` (adding a
+//! case is adding a folder):
+//!
+//! - `input.yaml`: ServiceEntries, WorkloadEntries, VirtualServices, DestinationRules (and
+//!   kinds the translation does not read), validated with the project's own config parsing
+//!   and committed in order, one txn per document as `kubectl apply` writes them, to a state
+//!   machine. The [`RegistryView`] is replayed from that log as a live member's view driver
+//!   folds it, and its services and routing are translated as `spawn_snapshots` does.
+//! - `expected.yaml`: the translated xDS resources themselves, as proto3 JSON ([`dump`], the
+//!   form of Envoy's config dump and of `istioctl proxy-config -o yaml`) written as YAML:
+//!   `listeners`, `routes`, `clusters`, `endpoints`, each sorted by name, object keys sorted,
+//!   so diffs are stable.
+//!
+//! `golden_cases_match_expected` compares every case; a mismatch prints, per case and per
+//! resource that differs, a unified diff. `UPDATE_GOLDEN=1 cargo test -p istio-planes-pilot
+//! --test golden` rewrites the expected files after an intended change (review their diff).
+//! Every case's output also passes the structural checks a gRPC xDS client makes, and the
+//! named tests (`vs_matches`, `dr_tls`, …) assert the key fields of each mapping explicitly.
 //!
 //! `bookinfo_corpus_translates` translates Istio's bookinfo samples (read from the shared
-//! conformance corpus at test time; skipped, loudly, when it is missing) and applies the same
-//! structural checks.
+//! conformance corpus at test time; it fails, loudly, when the corpus is missing) and applies
+//! the same structural checks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -29,7 +40,6 @@ use envoy_types::pb::envoy::config::route::v3::query_parameter_matcher::QueryPar
 use envoy_types::pb::envoy::config::route::v3::redirect_action::{
     PathRewriteSpecifier, RedirectResponseCode, SchemeRewriteSpecifier,
 };
-use envoy_types::pb::envoy::config::route::v3::retry_policy::retry_priority;
 use envoy_types::pb::envoy::config::route::v3::route::Action;
 use envoy_types::pb::envoy::config::route::v3::route_action::{
     hash_policy::PolicySpecifier, ClusterSpecifier, HostRewriteSpecifier,
@@ -38,15 +48,12 @@ use envoy_types::pb::envoy::config::route::v3::route_match::PathSpecifier;
 use envoy_types::pb::envoy::config::route::v3::weighted_cluster::cluster_weight;
 use envoy_types::pb::envoy::config::route::v3::{FilterConfig, Route, RouteAction};
 use envoy_types::pb::envoy::extensions::filters::common::fault::v3::fault_delay::FaultDelaySecifier;
-use envoy_types::pb::envoy::extensions::filters::http::cors::v3::{Cors, CorsPolicy};
+use envoy_types::pb::envoy::extensions::filters::http::cors::v3::CorsPolicy;
 use envoy_types::pb::envoy::extensions::filters::http::fault::v3::fault_abort::ErrorType;
 use envoy_types::pb::envoy::extensions::filters::http::fault::v3::HttpFault;
-use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::RouteSpecifier;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_filter::ConfigType;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
-use envoy_types::pb::envoy::extensions::retry::host::previous_hosts::v3::PreviousHostsPredicate;
-use envoy_types::pb::envoy::extensions::retry::priority::previous_priorities::v3::PreviousPrioritiesConfig;
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::common_tls_context::ValidationContextType;
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext;
 use envoy_types::pb::envoy::extensions::upstreams::http::v3::http_protocol_options::explicit_http_config::ProtocolConfig;
@@ -56,10 +63,18 @@ use envoy_types::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern;
 use envoy_types::pb::envoy::r#type::v3::fractional_percent::DenominatorType;
 use envoy_types::pb::envoy::r#type::v3::FractionalPercent;
 use envoy_types::pb::google::protobuf::{Any, Duration};
-use istio_planes_config::networking::{ServiceEntry, WorkloadEntry};
 use istio_planes_config::{parse_documents, validate_object};
-use istio_planes_pilot::registry::{workload_healthy, Endpoint, Service, ServicePort};
-use istio_planes_pilot::xds::{cluster, listener, route, translate, Resources, Routing};
+use istio_planes_pilot::dump;
+use istio_planes_pilot::registry::RegistryView;
+use istio_planes_pilot::xds::{
+    cluster, listener, pack, route, translate, Resources, Routing, CLUSTER, ENDPOINT, LISTENER,
+    ROUTE,
+};
+use istio_planes_view::{replay, View};
+use istio_store::state_machine::StateMachine;
+use istio_store::{Command, CommandOp, Op, ResourceKey, Response, Txn, TxnOutcome};
+use openraft::storage::RaftStateMachine;
+use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
 use prost::Message;
 use serde_json::Value;
 
@@ -68,98 +83,117 @@ const BOOKINFO: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/istio/bookinfo");
 
 // ---------------------------------------------------------------------------------------------
-// Input: the project's config parsing, then services the way the registry builds them
+// Input: the project's config parsing, committed to a log, folded by the registry view
 // ---------------------------------------------------------------------------------------------
 
-/// Typed objects from a multi-document YAML text.
-#[derive(Default)]
-struct Input {
-    service_entries: Vec<(String, String, ServiceEntry)>,
-    workload_entries: Vec<(String, String, WorkloadEntry, bool)>,
-    routing: Routing,
+/// A one-member log without Raft: a state machine on a temporary data dir, applying each
+/// write as the next entry, as openraft would once it committed.
+struct Log {
+    runtime: tokio::runtime::Runtime,
+    sm: StateMachine,
+    index: u64,
+    _dir: tempfile::TempDir,
 }
 
-fn spec<T: serde::de::DeserializeOwned>(doc: &Value, what: &str) -> T {
-    serde_json::from_value(doc.get("spec").cloned().unwrap_or(Value::Null))
-        .unwrap_or_else(|e| panic!("{what}: spec does not decode: {e}"))
-}
+impl Log {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = sled::Config::new().path(dir.path()).open().expect("sled");
+        let sm = StateMachine::open(&db).expect("state machine");
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        Log { runtime, sm, index: 0, _dir: dir }
+    }
 
-/// Parses and validates every document of `text` (named `what` in failures) into `into`;
-/// kinds the translation does not read (Gateway, ...) are validated and skipped.
-fn read(text: &str, what: &str, into: &mut Input) {
-    let docs = parse_documents(text).unwrap_or_else(|e| panic!("{what}: {e}"));
-    for (i, doc) in docs {
-        let info = validate_object(&doc).unwrap_or_else(|e| panic!("{what} document {i}: {e}"));
-        let ns = doc
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("default")
-            .to_owned();
-        let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
-        let what = format!("{what} document {i} ({} {name})", info.kind);
-        match info.kind {
-            "ServiceEntry" => into.service_entries.push((ns, name, spec(&doc, &what))),
-            "WorkloadEntry" => {
-                let healthy = workload_healthy(&doc);
-                into.workload_entries.push((ns, name, spec(&doc, &what), healthy));
-            }
-            "VirtualService" => into.routing.virtual_services.push((ns, spec(&doc, &what))),
-            "DestinationRule" => into.routing.destination_rules.push((ns, spec(&doc, &what))),
-            _ => {}
+    /// Commits `object` (a whole document) at its key; `what` names it in failures.
+    fn put(&mut self, key: ResourceKey, object: &Value, what: &str) {
+        self.index += 1;
+        let cmd = Command {
+            request_id: format!("golden-{}", self.index),
+            actor: "golden".into(),
+            source: "golden".into(),
+            time_ms: 0,
+            verb: "apply".into(),
+            restores: None,
+            op: CommandOp::Txn(Txn {
+                preconditions: vec![],
+                ops: vec![Op::Put { key, object: serde_json::to_vec(object).expect("JSON") }],
+            }),
+        };
+        let entry = Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), self.index),
+            payload: EntryPayload::Normal(cmd),
+        };
+        let sm = &mut self.sm;
+        let response = self.runtime.block_on(async { sm.apply([entry]).await });
+        match response.as_deref() {
+            Ok([Response::Txn { outcome: TxnOutcome::Committed { .. }, .. }]) => {}
+            other => panic!("{what}: not committed: {other:?}"),
         }
+    }
+
+    /// Parses and validates every document of `text` (named `what` in failures) and commits
+    /// each, in order, at the key the API stores it under (namespace `default` when it names
+    /// none, as the API's request path would).
+    fn apply(&mut self, text: &str, what: &str) {
+        self.apply_renamed(text, what, &|name| name.to_owned());
+    }
+
+    /// [`Log::apply`], each object named `rename(its name)`.
+    fn apply_renamed(&mut self, text: &str, what: &str, rename: &dyn Fn(&str) -> String) {
+        let docs = parse_documents(text).unwrap_or_else(|e| panic!("{what}: {e}"));
+        for (i, mut doc) in docs {
+            let info = validate_object(&doc).unwrap_or_else(|e| panic!("{what} document {i}: {e}"));
+            let meta = doc
+                .get_mut("metadata")
+                .and_then(Value::as_object_mut)
+                .unwrap_or_else(|| panic!("{what} document {i}: no metadata"));
+            let ns = meta
+                .entry("namespace")
+                .or_insert_with(|| "default".into())
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let name = rename(meta.get("name").and_then(Value::as_str).unwrap_or_default());
+            meta.insert("name".into(), name.clone().into());
+            let key = ResourceKey::new(info.group, info.plural, &ns, &name);
+            self.put(key, &doc, &format!("{what} document {i} ({} {ns}/{name})", info.kind));
+        }
+    }
+
+    /// The registry view of everything committed, replayed from the log.
+    fn view(&self) -> RegistryView {
+        let shared = self.sm.shared();
+        let v: RegistryView =
+            replay(&shared, shared.applied_state().revision).expect("replay the registry view");
+        assert_eq!(v.revision(), self.index);
+        v
     }
 }
 
-fn endpoint(w: &WorkloadEntry, source: String, healthy: bool) -> Endpoint {
-    Endpoint {
-        address: w.address.clone(),
-        ports: w.ports.clone(),
-        labels: w.labels.clone(),
-        locality: w.locality.clone(),
-        weight: w.weight,
-        source,
-        healthy,
-    }
+/// The registry's resources, translated as `spawn_snapshots` translates them.
+fn translate_view(v: &RegistryView) -> Resources {
+    let routing = Routing {
+        virtual_services: v.virtual_services(),
+        destination_rules: v.destination_rules(),
+    };
+    translate(&v.services(), &routing)
 }
 
-/// Services as `RegistryView::services` builds them: one per (ServiceEntry, host), inline
-/// endpoints plus the selected WorkloadEntries of the namespace, ordered by host.
-fn services(input: &Input) -> Vec<Service> {
-    let mut out = Vec::new();
-    for (ns, name, se) in &input.service_entries {
-        let source = format!("{ns}/{name}");
-        let mut endpoints: Vec<Endpoint> =
-            se.endpoints.iter().flatten().map(|w| endpoint(w, source.clone(), true)).collect();
-        if let Some(sel) = &se.workload_selector {
-            for (wns, wname, w, healthy) in &input.workload_entries {
-                if wns == ns && sel.labels.iter().all(|(k, v)| w.labels.get(k) == Some(v)) {
-                    endpoints.push(endpoint(w, format!("{wns}/{wname}"), *healthy));
-                }
-            }
-        }
-        endpoints.sort_by(|a, b| (&a.source, &a.address).cmp(&(&b.source, &b.address)));
-        for host in &se.hosts {
-            out.push(Service {
-                host: host.clone(),
-                namespace: ns.clone(),
-                ports: se.ports.iter().map(ServicePort::from).collect(),
-                resolution: se.resolution.unwrap_or_default(),
-                endpoints: endpoints.clone(),
-            });
-        }
-    }
-    out.sort_by(|a, b| (&a.host, &a.namespace).cmp(&(&b.host, &b.namespace)));
-    out
-}
-
-// ---------------------------------------------------------------------------------------------
-// Rendering: `{:#?}` with every Any decoded
-// ---------------------------------------------------------------------------------------------
-
-/// Moves `any`'s bytes out (the message then shows `value: []`) and queues it for rendering.
-fn strip(any: &mut Any, path: String, queue: &mut Vec<(String, Any)>) {
-    queue.push((path, any.clone()));
-    any.value.clear();
+/// Case `name`'s input, folded and translated, checked as a gRPC client would check it.
+fn case(name: &str) -> Resources {
+    let path = Path::new(GOLDEN).join(name).join("input.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("golden case {name}: cannot read {}: {e}", path.display()));
+    let mut log = Log::new();
+    log.apply(&text, &format!("golden case {name}"));
+    let r = translate_view(&log.view());
+    let problems = structural_problems(&r);
+    assert!(
+        problems.is_empty(),
+        "golden case {name}: structural problems:\n{}",
+        problems.join("\n")
+    );
+    r
 }
 
 fn decoded<M: Message + Default + std::fmt::Debug>(any: &Any) -> M {
@@ -167,114 +201,262 @@ fn decoded<M: Message + Default + std::fmt::Debug>(any: &Any) -> M {
         .unwrap_or_else(|e| panic!("{} does not decode: {e}", any.type_url))
 }
 
-/// The decoded text of one Any, its own nested Anys rendered after it.
-fn render_any(path: &str, any: &Any, out: &mut String) {
-    let mut nested = Vec::new();
-    let body = match any.type_url.as_str() {
-        listener::HCM => {
-            let mut m: HttpConnectionManager = decoded(any);
-            for (i, f) in m.http_filters.iter_mut().enumerate() {
-                if let Some(ConfigType::TypedConfig(a)) = &mut f.config_type {
-                    strip(a, format!("{path}.http_filters[{i}]"), &mut nested);
-                }
-            }
-            format!("{m:#?}")
+// ---------------------------------------------------------------------------------------------
+// Rendering: proto3 JSON (pilot::dump) as YAML
+// ---------------------------------------------------------------------------------------------
+
+/// The sections of an expected file: key, type URL, the field naming a resource.
+const SECTIONS: [(&str, &str, &str); 4] = [
+    ("listeners", LISTENER, "name"),
+    ("routes", ROUTE, "name"),
+    ("clusters", CLUSTER, "name"),
+    ("endpoints", ENDPOINT, "clusterName"),
+];
+
+const HEADER: &str = "# The xDS resources Pilot translates input.yaml into, as proto3 JSON (pilot::dump).\n\
+                      # Regenerate: UPDATE_GOLDEN=1 cargo test -p istio-planes-pilot --test golden\n";
+
+/// `v` with every object's keys in order (whatever map order serde_json was built with).
+fn canonical(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let sorted: BTreeMap<String, Value> =
+                m.into_iter().map(|(k, v)| (k, canonical(v))).collect();
+            Value::Object(sorted.into_iter().collect())
         }
-        route::FILTER_CONFIG => {
-            let mut m: FilterConfig = decoded(any);
-            if let Some(a) = &mut m.config {
-                strip(a, format!("{path}.config"), &mut nested);
-            }
-            format!("{m:#?}")
-        }
-        listener::ROUTER => format!("{:#?}", decoded::<Router>(any)),
-        listener::CORS => format!("{:#?}", decoded::<Cors>(any)),
-        route::HTTP_FAULT => format!("{:#?}", decoded::<HttpFault>(any)),
-        route::CORS_POLICY => format!("{:#?}", decoded::<CorsPolicy>(any)),
-        route::PREVIOUS_HOSTS => format!("{:#?}", decoded::<PreviousHostsPredicate>(any)),
-        route::PREVIOUS_PRIORITIES => format!("{:#?}", decoded::<PreviousPrioritiesConfig>(any)),
-        cluster::UPSTREAM_TLS => format!("{:#?}", decoded::<UpstreamTlsContext>(any)),
-        cluster::HTTP_PROTOCOL_OPTIONS_TYPE => {
-            format!("{:#?}", decoded::<HttpProtocolOptions>(any))
-        }
-        other => panic!("{path}: no renderer for {other}"),
-    };
-    out.push_str(&format!("-- {path}: {}\n{body}\n", any.type_url));
-    for (p, a) in nested {
-        render_any(&p, &a, out);
+        Value::Array(a) => Value::Array(a.into_iter().map(canonical).collect()),
+        other => other,
     }
 }
 
-fn section<T: std::fmt::Debug>(out: &mut String, title: &str, m: &T, anys: Vec<(String, Any)>) {
-    out.push_str(&format!("==== {title}\n{m:#?}\n"));
-    for (p, a) in anys {
-        render_any(&p, &a, out);
+/// One resource as proto3 JSON; a resource `dump` cannot render fails the test.
+fn resource_json<M: Message>(type_url: &str, name: &str, m: &M) -> Value {
+    let v = canonical(dump::any_to_json(&pack(type_url, m)));
+    if let Some(e) = v.get("error") {
+        panic!("{type_url} {name} does not render as proto3 JSON: {e}");
     }
-    out.push('\n');
+    v
 }
 
-/// The golden text of `r`: every resource by type then name.
-fn render(r: &Resources) -> String {
-    let mut out = String::new();
-    for (name, l) in &r.listeners {
-        let mut l = l.clone();
-        let mut anys = Vec::new();
-        if let Some(a) = l.api_listener.as_mut().and_then(|a| a.api_listener.as_mut()) {
-            strip(a, "api_listener".into(), &mut anys);
-        }
-        section(&mut out, &format!("listener {name}"), &l, anys);
+/// Every resource of `r`, per section, in name order.
+fn rendered(r: &Resources) -> Value {
+    fn all<M: Message>(type_url: &str, m: &BTreeMap<String, M>) -> Value {
+        m.iter().map(|(n, m)| resource_json(type_url, n, m)).collect::<Vec<_>>().into()
     }
-    for (name, rc) in &r.routes {
-        let mut rc = rc.clone();
-        let mut anys = Vec::new();
-        for (i, vh) in rc.virtual_hosts.iter_mut().enumerate() {
-            for (j, rt) in vh.routes.iter_mut().enumerate() {
-                let path = format!("virtual_hosts[{i}].routes[{j}]");
-                let per_filter: BTreeMap<String, Any> =
-                    std::mem::take(&mut rt.typed_per_filter_config).into_iter().collect();
-                for (k, mut a) in per_filter {
-                    strip(&mut a, format!("{path}.typed_per_filter_config[{k:?}]"), &mut anys);
-                }
-                if let Some(Action::Route(ra)) = &mut rt.action {
-                    if let Some(rp) = &mut ra.retry_policy {
-                        for (k, p) in rp.retry_host_predicate.iter_mut().enumerate() {
-                            if let Some(
-                                envoy_types::pb::envoy::config::route::v3::retry_policy::retry_host_predicate::ConfigType::TypedConfig(a),
-                            ) = &mut p.config_type
-                            {
-                                strip(a, format!("{path}.retry_host_predicate[{k}]"), &mut anys);
-                            }
-                        }
-                        if let Some(retry_priority::ConfigType::TypedConfig(a)) =
-                            rp.retry_priority.as_mut().and_then(|p| p.config_type.as_mut())
-                        {
-                            strip(a, format!("{path}.retry_priority"), &mut anys);
-                        }
-                    }
-                }
-            }
-        }
-        section(&mut out, &format!("route {name}"), &rc, anys);
+    let mut out = serde_json::Map::new();
+    for (key, type_url, _) in SECTIONS {
+        let v = match type_url {
+            LISTENER => all(type_url, &r.listeners),
+            ROUTE => all(type_url, &r.routes),
+            CLUSTER => all(type_url, &r.clusters),
+            _ => all(type_url, &r.endpoints),
+        };
+        out.insert(key.into(), v);
     }
-    for (name, c) in &r.clusters {
-        let mut c = c.clone();
-        let mut anys = Vec::new();
-        if let Some(SocketConfig::TypedConfig(a)) =
-            c.transport_socket.as_mut().and_then(|t| t.config_type.as_mut())
-        {
-            strip(a, "transport_socket".into(), &mut anys);
-        }
-        let options: BTreeMap<String, Any> =
-            std::mem::take(&mut c.typed_extension_protocol_options).into_iter().collect();
-        for (k, mut a) in options {
-            strip(&mut a, format!("typed_extension_protocol_options[{k:?}]"), &mut anys);
-        }
-        section(&mut out, &format!("cluster {name}"), &c, anys);
-    }
-    for (name, e) in &r.endpoints {
-        section(&mut out, &format!("endpoints {name}"), e, Vec::new());
+    Value::Object(out)
+}
+
+fn yaml(v: &Value) -> String {
+    serde_yaml::to_string(v).expect("YAML")
+}
+
+/// The text of an expected file for `rendered` resources: the header, then the sections in
+/// xDS order (listeners, routes, clusters, endpoints).
+fn file_text(rendered: &Value) -> String {
+    let mut out = HEADER.to_owned();
+    for (key, _, _) in SECTIONS {
+        let section = serde_json::json!({ key: rendered.get(key).cloned().unwrap_or_default() });
+        out.push_str(&yaml(&section));
     }
     out
+}
+
+/// The text of the expected file for `r`.
+fn render(r: &Resources) -> String {
+    file_text(&rendered(r))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Golden comparison
+// ---------------------------------------------------------------------------------------------
+
+/// The case folders under `tests/golden/`, in name order.
+fn golden_cases() -> Vec<String> {
+    let mut cases: Vec<String> = std::fs::read_dir(GOLDEN)
+        .unwrap_or_else(|e| panic!("cannot list {GOLDEN}: {e}"))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// Every case's translation equals its `expected.yaml` (with `UPDATE_GOLDEN=1`: becomes it).
+/// All cases are compared before failing, so one run shows every difference.
+#[test]
+fn golden_cases_match_expected() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let cases = golden_cases();
+    assert!(!cases.is_empty(), "no golden cases under {GOLDEN}");
+    let mut failures = Vec::new();
+    for name in &cases {
+        let got = rendered(&case(name));
+        let text = file_text(&got);
+        let path = Path::new(GOLDEN).join(name).join("expected.yaml");
+        if update {
+            std::fs::write(&path, &text)
+                .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(want) if want == text => {}
+            Ok(want) => failures.push(explain(name, &want, &got, &text)),
+            Err(e) => failures.push(format!(
+                "golden case {name}: cannot read {} ({e}); run with UPDATE_GOLDEN=1 to write it",
+                path.display()
+            )),
+        }
+    }
+    if !failures.is_empty() {
+        panic!(
+            "{} of {} golden cases differ from their expected.yaml:\n\n{}\n(run with \
+             UPDATE_GOLDEN=1 to accept the new output, then review the diff)",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
+        );
+    }
+}
+
+/// What differs between case `name`'s expected text `want` and its output `got` (`text` as
+/// a file): a unified diff per resource that changed, appeared or went away; the whole
+/// file's diff when `want` does not parse or only its layout differs.
+fn explain(name: &str, want: &str, got: &Value, text: &str) -> String {
+    let whole = || format!("golden case {name}: expected.yaml\n{}", unified_diff(want, text));
+    let Ok(want) = serde_yaml::from_str::<Value>(want) else { return whole() };
+    let by_name = |v: &Value, key: &str, field: &str| -> BTreeMap<String, String> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|r| (r.get(field).and_then(Value::as_str).unwrap_or("?").to_owned(), yaml(r)))
+            .collect()
+    };
+    let mut out = String::new();
+    for (key, _, field) in SECTIONS {
+        let (w, g) = (by_name(&want, key, field), by_name(got, key, field));
+        let names: BTreeSet<&String> = w.keys().chain(g.keys()).collect();
+        for n in names {
+            let (a, b) = (w.get(n).map_or("", String::as_str), g.get(n).map_or("", String::as_str));
+            if a == b {
+                continue;
+            }
+            let how = match (a.is_empty(), b.is_empty()) {
+                (true, _) => "is new",
+                (_, true) => "is gone",
+                _ => "differs",
+            };
+            let one = key.trim_end_matches('s');
+            out.push_str(&format!("golden case {name}: {one} {n} {how}\n{}", unified_diff(a, b)));
+        }
+    }
+    if out.is_empty() {
+        return whole();
+    }
+    out
+}
+
+/// A unified diff of `a` (`-`, expected) and `b` (`+`, got), three lines of context.
+fn unified_diff(a: &str, b: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    // Longest common subsequence, from the ends.
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] =
+                if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    // The edit script: (' ' | '-' | '+', line in a, line in b, text).
+    let mut ops = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            ops.push((' ', i, j, a[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            ops.push(('-', i, j, a[i]));
+            i += 1;
+        } else {
+            ops.push(('+', i, j, b[j]));
+            j += 1;
+        }
+    }
+    const CONTEXT: usize = 3;
+    let changed: Vec<usize> = (0..ops.len()).filter(|&k| ops[k].0 != ' ').collect();
+    let mut out = String::new();
+    let mut k = 0;
+    while k < changed.len() {
+        // One hunk: changes closer than twice the context go together.
+        let start = changed[k].saturating_sub(CONTEXT);
+        let mut end = changed[k];
+        while k < changed.len() && changed[k] <= end + 2 * CONTEXT {
+            end = changed[k];
+            k += 1;
+        }
+        let end = (end + CONTEXT + 1).min(ops.len());
+        let hunk = &ops[start..end];
+        let count = |c: char| hunk.iter().filter(|o| o.0 == ' ' || o.0 == c).count();
+        out.push_str(&format!(
+            "@@ -{},{} +{},{} @@\n",
+            hunk[0].1 + 1,
+            count('-'),
+            hunk[0].2 + 1,
+            count('+')
+        ));
+        for (c, _, _, line) in hunk {
+            out.push_str(&format!("{c}{line}\n"));
+        }
+    }
+    out
+}
+
+/// The diff names the case and the resource, and shows the changed lines in context.
+#[test]
+fn a_mismatch_shows_a_diff_per_resource() {
+    let r = case("default-route");
+    let got = rendered(&r);
+    let text = render(&r);
+    let name = "outbound|80||plain.example.com";
+    let edited = |edit: &dyn Fn(&mut Value)| {
+        let mut v = got.clone();
+        edit(&mut v);
+        file_text(&v)
+    };
+    let want = edited(&|v| {
+        let c = v["clusters"].as_array_mut().unwrap().iter_mut().find(|c| c["name"] == name);
+        c.unwrap()["type"] = "STATIC".into();
+    });
+    let e = explain("default-route", &want, &got, &text);
+    assert!(
+        e.starts_with(&format!("golden case default-route: cluster {name} differs\n@@ ")),
+        "{e}"
+    );
+    assert!(
+        e.contains("\n name: outbound|80||plain.example.com\n-type: STATIC\n+type: EDS\n"),
+        "{e}"
+    );
+    assert_eq!(e.matches("golden case").count(), 1, "only the changed resource: {e}");
+    let want = edited(&|v| {
+        let l =
+            v["endpoints"].as_array_mut().unwrap().iter_mut().find(|l| l["clusterName"] == name);
+        l.unwrap()["clusterName"] = "elsewhere".into();
+    });
+    let e = explain("default-route", &want, &got, &text);
+    assert!(e.contains("endpoint elsewhere is gone"), "{e}");
+    assert!(e.contains(&format!("endpoint {name} is new")), "{e}");
+    assert!(unified_diff("a\nb\nc\n", "a\nx\nc\n").contains("@@ -1,3 +1,3 @@\n a\n-b\n+x\n c\n"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -424,71 +606,6 @@ fn structural_problems(r: &Resources) -> Vec<String> {
         }
     }
     p
-}
-
-// ---------------------------------------------------------------------------------------------
-// Golden comparison
-// ---------------------------------------------------------------------------------------------
-
-/// Translates case `name`, checks its structure and compares it with (or, with
-/// `UPDATE_GOLDEN=1`, writes) its expected text.
-fn case(name: &str) -> Resources {
-    let dir = Path::new(GOLDEN).join(name);
-    let text = std::fs::read_to_string(dir.join("input.yaml"))
-        .unwrap_or_else(|e| panic!("golden case {name}: cannot read input.yaml: {e}"));
-    let mut input = Input::default();
-    read(&text, &format!("golden case {name}"), &mut input);
-    let r = translate(&services(&input), &input.routing);
-    let problems = structural_problems(&r);
-    assert!(
-        problems.is_empty(),
-        "golden case {name}: structural problems:\n{}",
-        problems.join("\n")
-    );
-    let got = render(&r);
-    let path = dir.join("expected.txt");
-    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &got).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-        return r;
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("golden case {name}: cannot read {} ({e}); run with UPDATE_GOLDEN=1", path.display())
-    });
-    if got != want {
-        panic!("golden case {name} differs from {}:\n{}", path.display(), diff(&want, &got));
-    }
-    r
-}
-
-/// The first differing lines with context, and the line counts.
-fn diff(want: &str, got: &str) -> String {
-    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
-    let first = w.iter().zip(&g).position(|(a, b)| a != b).unwrap_or(w.len().min(g.len()));
-    let from = first.saturating_sub(3);
-    // The resource (and decoded Any, if any) the first difference is in.
-    let upto = &g[..(first + 1).min(g.len())];
-    let header = upto.iter().rposition(|l| l.starts_with("==== ")).unwrap_or(0);
-    let resource = upto.get(header).map_or("-", |l| l.trim_start_matches("==== "));
-    let any = upto[header..]
-        .iter()
-        .rev()
-        .find(|l| l.starts_with("-- "))
-        .map_or(String::new(), |l| format!(" ({})", l.trim_start_matches("-- ")));
-    let mut out = format!(
-        "expected {} lines, got {}; first difference at line {}, in {resource}{any}\n",
-        w.len(),
-        g.len(),
-        first + 1,
-    );
-    for (label, lines) in [("expected", &w), ("got", &g)] {
-        out.push_str(&format!("--- {label}:\n"));
-        for (i, l) in lines.iter().enumerate().skip(from).take(10) {
-            let mark = if i == first { ">" } else { " " };
-            out.push_str(&format!("{mark}{:5} {l}\n", i + 1));
-        }
-    }
-    out.push_str("(run with UPDATE_GOLDEN=1 to accept the new output)\n");
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1157,12 +1274,13 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Adds a service for every host the routing names that no ServiceEntry defines: port 9080,
-/// endpoints labelled `version: v1/v2/v3` (and the bookinfo subsets' other versions) in two
-/// localities.
-fn synthesize(input: &mut Input) {
+/// Commits a ServiceEntry for every host the view's routing names that no ServiceEntry
+/// defines: port 9080, endpoints labelled `version: v1/v2/v3` (and the bookinfo subsets' other
+/// versions) in two localities.
+fn synthesize(log: &mut Log) {
+    let view = log.view();
     let mut hosts = BTreeSet::new();
-    for (_, vs) in &input.routing.virtual_services {
+    for (_, vs) in &view.virtual_services() {
         hosts.extend(vs.hosts.iter().cloned());
         for http in &vs.http {
             for d in http.route.iter().flatten().filter_map(|d| d.destination.as_ref()) {
@@ -1174,11 +1292,10 @@ fn synthesize(input: &mut Input) {
             hosts.extend(d.destination.iter().map(|d| d.host.clone()));
         }
     }
-    for (_, dr) in &input.routing.destination_rules {
+    for (_, dr) in &view.destination_rules() {
         hosts.insert(dr.host.clone());
     }
-    let defined: BTreeSet<String> =
-        input.service_entries.iter().flat_map(|(_, _, se)| se.hosts.clone()).collect();
+    let defined: BTreeSet<String> = view.services().into_iter().map(|s| s.host).collect();
     for host in hosts {
         if host.contains('*') || defined.contains(&host) {
             continue;
@@ -1194,20 +1311,26 @@ fn synthesize(input: &mut Input) {
                 })
             })
             .collect();
-        let se = serde_json::from_value(serde_json::json!({
-            "hosts": [host],
-            "ports": [{"number": 9080, "name": "http", "protocol": "HTTP"}],
-            "resolution": "STATIC",
-            "endpoints": endpoints,
-        }))
-        .expect("synthesized ServiceEntry");
-        input.service_entries.push(("default".into(), format!("synth-{host}"), se));
+        let name = format!("synth-{host}");
+        let se = serde_json::json!({
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "ServiceEntry",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "hosts": [host],
+                "ports": [{"number": 9080, "name": "http", "protocol": "HTTP"}],
+                "resolution": "STATIC",
+                "endpoints": endpoints,
+            },
+        });
+        let key = ResourceKey::new("networking.istio.io", "serviceentries", "default", &name);
+        log.put(key, &se, &format!("synthesized ServiceEntry {name}"));
     }
 }
 
-fn translate_checked(input: &mut Input, what: &str) -> Resources {
-    synthesize(input);
-    let r = translate(&services(input), &input.routing);
+fn translate_checked(log: &mut Log, what: &str) -> Resources {
+    synthesize(log);
+    let r = translate_view(&log.view());
     let problems = structural_problems(&r);
     assert!(problems.is_empty(), "{what}: structural problems:\n{}", problems.join("\n"));
     assert!(!r.listeners.is_empty(), "{what}: nothing translated");
@@ -1274,8 +1397,12 @@ fn grpc_cluster_problems(r: &Resources) -> Vec<String> {
 }
 
 /// Istio's bookinfo samples translate without panics into resources a gRPC xDS client
-/// accepts: each file on its own (with the DestinationRules of `destination-rule-all.yaml`,
-/// which define the subsets the routes name), and all of them together.
+/// accepts: each file on its own, applied after the DestinationRules of
+/// `destination-rule-all.yaml` (which define the subsets the routes name; the file's own
+/// objects replace those of the same name), and all of them together: every object of every
+/// file, each file's under names of its own (`f<index>-<name>`, in file order) so that none
+/// replaces another's and the translation sees several VirtualServices and DestinationRules
+/// for one host.
 #[test]
 fn bookinfo_corpus_translates() {
     let dir = Path::new(BOOKINFO);
@@ -1283,28 +1410,23 @@ fn bookinfo_corpus_translates() {
     assert!(dir.is_dir(), "\n\n*** CONFORMANCE CORPUS MISSING at {} ***\n\n", dir.display());
     let read_file =
         |p: &Path| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let mut base = Input::default();
-    read(
-        &read_file(&dir.join("destination-rule-all.yaml")),
-        "destination-rule-all.yaml",
-        &mut base,
-    );
-    let mut all = Input::default();
+    let base = read_file(&dir.join("destination-rule-all.yaml"));
+    let mut all = Log::new();
     let mut translated = 0;
-    for file in yaml_files(dir) {
+    for (i, file) in yaml_files(dir).into_iter().enumerate() {
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let text = read_file(&file);
-        let mut one = Input::default();
-        read(&text, &name, &mut one);
-        read(&text, &name, &mut all);
-        one.routing.destination_rules.extend(base.routing.destination_rules.iter().cloned());
+        let mut one = Log::new();
+        one.apply(&base, "destination-rule-all.yaml");
+        one.apply(&text, &name);
+        all.apply_renamed(&text, &name, &|n| format!("f{i:02}-{n}"));
         let r = translate_checked(&mut one, &name);
         translated += r.listeners.len();
     }
     let r = translate_checked(&mut all, "all bookinfo files");
     // `destination-rule-reviews.yaml` asks for RANDOM: gRPC clients get round robin.
     assert_eq!(grpc_cluster_problems(&r), Vec::<String>::new());
-    // The VirtualService for reviews from the first file in order applies, with its subsets.
+    // The reviews VirtualService applies, with the subsets of the reviews DestinationRule.
     assert!(r.clusters.contains_key("outbound|9080|v3|reviews"));
     assert!(r.routes.contains_key("reviews:9080"));
     // The gateway-bound VirtualService (hosts `*`) does not apply to the mesh.
