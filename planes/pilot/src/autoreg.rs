@@ -285,6 +285,14 @@ fn rfc3339_nanos(since_epoch: Duration) -> String {
         .unwrap_or_default()
 }
 
+/// The system's wall clock, to the nanosecond: a connection's `connectedAt` identifies it, and
+/// two streams of one proxy can connect within the same millisecond, so the milliseconds of
+/// [`istio_store::clock::now_ms`] (the wall clock everywhere else) would not do.
+#[allow(clippy::disallowed_methods)] // Nanoseconds; istio_store::clock reads milliseconds only.
+fn system_now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
 /// What auto-registration needs of the replicated store: [`StoreNode`] in istiod; the unit
 /// tests commit to a state machine behind it, without Raft.
 pub trait EntryStore: Send + Sync + 'static {
@@ -305,7 +313,7 @@ pub trait EntryStore: Send + Sync + 'static {
     /// the grace period (compared with timestamps other members wrote) and the commands'
     /// stamps. The system clock unless a store says otherwise.
     fn now(&self) -> Duration {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+        system_now()
     }
 }
 

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use istio_store::clock::now_ms;
 use parking_lot::Mutex;
 use serde::Serialize;
 
@@ -26,11 +27,6 @@ pub fn short_type(type_url: &str) -> &str {
         ENDPOINT => "eds",
         other => other,
     }
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// RFC 3339 with milliseconds, UTC.

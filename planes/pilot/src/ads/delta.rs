@@ -26,13 +26,14 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource,
 };
 use envoy_types::pb::google::protobuf::Any;
+use istio_store::clock::now_ms;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::Status;
 
 use super::{known_type, resource_version, Packed, Peer, Protocol, Snapshot};
 use crate::scope::ProxyIdentity;
-use crate::status::{now_ms, rfc3339, short_type, Nack, TypeStatus};
+use crate::status::{rfc3339, short_type, Nack, TypeStatus};
 use crate::xds::{CLUSTER, ENDPOINT, LISTENER, ROUTE};
 
 /// Resource bytes per response before a push is split.

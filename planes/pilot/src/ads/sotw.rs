@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use envoy_types::pb::google::protobuf::Any;
+use istio_store::clock::now_ms;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::Status;
 
 use super::{same, Peer, Protocol, Snapshot};
-use crate::status::{now_ms, rfc3339, short_type, Nack, TypeStatus};
+use crate::status::{rfc3339, short_type, Nack, TypeStatus};
 
 type Tx = mpsc::Sender<Result<DiscoveryResponse, Status>>;
 
