@@ -4,8 +4,6 @@ use anyhow::{bail, Context, Result};
 use istio_planes_config::KindInfo;
 use serde_json::{json, Value};
 
-use super::status_message;
-
 /// A client of one istiod.
 pub struct Client {
     http: reqwest::Client,
@@ -111,12 +109,13 @@ impl Client {
         self.send(self.http.get(self.url(path)).query(query)).await
     }
 
-    /// `GET path?query` as a stream of JSON lines, each handed to `f`, until the server ends it.
+    /// `GET path?query` as a stream of JSON lines, each handed to `f`, until the server ends it
+    /// or `f` fails (its error is returned).
     pub async fn stream_lines(
         &self,
         path: &str,
         query: &[(&str, String)],
-        mut f: impl FnMut(Value),
+        mut f: impl FnMut(Value) -> Result<()>,
     ) -> Result<()> {
         use futures::StreamExt;
         let req = self
@@ -134,7 +133,7 @@ impl Client {
                     if v["kind"] == "Status" {
                         bail!("{}", status_message(&v));
                     }
-                    f(v);
+                    f(v)?;
                 }
             }
         }
@@ -163,4 +162,28 @@ impl Client {
             .await
             .map(|_| ())
     }
+}
+
+/// Renders a `Status` body as an error message: its message, or — when it lists causes — a
+/// heading and one line per cause.
+fn status_message(v: &Value) -> String {
+    if let Some(text) = v.as_str().filter(|t| !t.trim().is_empty()) {
+        return text.trim().to_owned();
+    }
+    let msg = v["message"].as_str().unwrap_or("request failed").to_owned();
+    let Some(causes) = v["details"]["causes"].as_array().filter(|c| !c.is_empty()) else {
+        return msg;
+    };
+    let mut out = format!("{} is invalid:", v["details"]["kind"].as_str().unwrap_or("request"));
+    for c in causes {
+        let field = c["field"].as_str().unwrap_or_default();
+        let m = c["message"].as_str().unwrap_or_default();
+        out.push_str("\n  - ");
+        if !field.is_empty() {
+            out.push_str(field);
+            out.push_str(": ");
+        }
+        out.push_str(m);
+    }
+    out
 }
