@@ -101,7 +101,12 @@ pub async fn apply_text(
 ) -> Result<ApplyOutcome, ApiError> {
     object::check_name(namespace)
         .map_err(|m| ApiError::BadRequest(format!("invalid namespace: {m}")))?;
-    let docs = parse(text, namespace)?;
+    let docs = if text.len() > object::LARGE_BODY {
+        let (text, namespace) = (text.to_owned(), namespace.to_owned());
+        object::off_runtime(text.len(), move || parse(&text, &namespace)).await?
+    } else {
+        parse(text, namespace)?
+    };
     if docs.is_empty() {
         return Err(ApiError::BadRequest("the apply holds no documents".into()));
     }

@@ -181,7 +181,16 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Timeout(_) => ApiError::Timeout(e.to_string()),
             StoreError::Membership(_) => ApiError::BadRequest(e.to_string()),
-            StoreError::Io(_) | StoreError::Corrupt { .. } => ApiError::Internal(e.to_string()),
+            // The member's own storage failed: never the request's fault. The message names
+            // the operation and the path; it is logged where the request is answered.
+            StoreError::Io { .. } | StoreError::Sled(_) => {
+                tracing::error!(error = %e, "storage failure under a request");
+                ApiError::Unavailable(e.to_string())
+            }
+            StoreError::Corrupt { .. } => {
+                tracing::error!(error = %e, "corrupt data under a request");
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }

@@ -565,7 +565,8 @@ async fn create(
     who: &Identity,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let inc = object::parse_incoming(&body, content_type(headers), t, None)?;
+    let inc =
+        object::parse_incoming_owned(body, content_type(headers).into(), t.clone(), None).await?;
     let key = t.key(&inc.name);
     let txn = Txn {
         preconditions: vec![Precondition::Absent(key.clone())],
@@ -588,7 +589,13 @@ async fn replace(
     who: &Identity,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let inc = object::parse_incoming(&body, content_type(headers), t, Some(name))?;
+    let inc = object::parse_incoming_owned(
+        body,
+        content_type(headers).into(),
+        t.clone(),
+        Some(name.into()),
+    )
+    .await?;
     let key = t.key(name);
     let preconditions = match inc.resource_version {
         Some(rv) => vec![Precondition::ModRevision(key.clone(), rv)],

@@ -11,6 +11,39 @@ use crate::error::{ApiError, Cause, Subject};
 /// The largest request body accepted (Kubernetes' own limit is 3 MiB).
 pub const MAX_BODY: usize = 3 << 20;
 
+/// Bodies larger than this are parsed and validated on tokio's blocking pool rather than on
+/// a runtime worker, so a large or hostile body never delays health checks or other clients.
+pub const LARGE_BODY: usize = 32 << 10;
+
+/// Runs `f` (parsing and validating a body of `len` bytes) where it cannot stall the async
+/// runtime: inline for small bodies (cheaper than a thread hop), on the blocking pool above
+/// [`LARGE_BODY`].
+pub async fn off_runtime<T, F>(len: usize, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    if len <= LARGE_BODY {
+        return f();
+    }
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("the task parsing the request body failed: {e}")))?
+}
+
+/// [`parse_incoming`] of an owned body, [`off_runtime`].
+pub async fn parse_incoming_owned(
+    body: bytes::Bytes,
+    content_type: String,
+    target: Target,
+    path_name: Option<String>,
+) -> Result<Incoming, ApiError> {
+    off_runtime(body.len(), move || {
+        parse_incoming(&body, &content_type, &target, path_name.as_deref())
+    })
+    .await
+}
+
 /// Metadata fields set by the server; anything a client sends for them is ignored.
 const SERVER_FIELDS: &[&str] =
     &["resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink"];

@@ -1,6 +1,12 @@
-//! Harness for end-to-end tests: builds `istiod`, runs real processes on loopback with their
-//! own data dirs, kills (SIGKILL) / stops (SIGTERM) / restarts them, and offers HTTP helpers
-//! and condition waits (no fixed sleeps).
+//! Harness for end-to-end tests: runs istiod members on loopback with their own data dirs and
+//! offers HTTP helpers and condition waits (no fixed sleeps).
+//!
+//! A member runs either as a real process (built once per test run; killed with SIGKILL,
+//! stopped with SIGTERM, restarted — for what needs a process: durability, membership, chaos)
+//! or in-process ([`Cluster::single`]: `istio_api::istiod::bind` + `serve_until` on a runtime
+//! thread of its own, so a test that blocks its own thread — running kubectl, say — never
+//! stalls the server). Either way the member binds port 0 where it can and reports the ports
+//! it got (`--ready-file` for a process), so tests never race for free ports.
 
 pub mod ads;
 
@@ -11,7 +17,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use clap::Parser;
 use serde_json::{json, Value};
+use tokio::sync::oneshot;
 
 /// The `istiod` binary, built (with every other binary of istio-api, `istioctl` included) once
 /// per test process with the same profile as the tests.
@@ -42,10 +50,104 @@ pub fn istioctl_bin() -> PathBuf {
     bin
 }
 
+/// Whether a test that needs a real peer (`peer`, installed by `install`) must skip here
+/// because it is missing. It says so loudly; with `ISTIO_RS_REQUIRE_PEERS=1` (set by `.ci/run`)
+/// a missing peer fails the test instead, so CI never passes by skipping.
+pub fn skip_without(test: &str, peer: &str, available: bool, install: &str) -> bool {
+    if available {
+        return false;
+    }
+    let required = std::env::var("ISTIO_RS_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{test} needs {peer}, which is missing, and ISTIO_RS_REQUIRE_PEERS=1 makes that a \
+         failure: {install}"
+    );
+    eprintln!(
+        "\n!!!! SKIPPED {test}: {peer} is missing. {install} (.ci/run does; with \
+         ISTIO_RS_REQUIRE_PEERS=1 this is a failure) !!!!\n"
+    );
+    true
+}
+
 /// A free loopback port (bound and released; good enough for tests).
 pub fn free_addr() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind :0");
     l.local_addr().expect("local addr")
+}
+
+/// "Any free loopback port": what a member binds until it has started once (then it keeps
+/// the ports it got, so a restart answers at the same addresses).
+const ANY_PORT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+/// How a member runs.
+enum Runner {
+    /// A real `istiod` process.
+    Process(Option<Child>),
+    /// Inside the test process, on a runtime thread of its own.
+    InProcess(Option<InProcess>),
+}
+
+/// A member served by `istio_api::istiod` on its own thread and runtime.
+struct InProcess {
+    stop: Option<oneshot::Sender<()>>,
+    bound: Option<oneshot::Receiver<Result<(SocketAddr, SocketAddr, SocketAddr), String>>>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl InProcess {
+    fn start(flags: Vec<String>) -> Result<Self> {
+        let args = istio_api::istiod::Args::try_parse_from(
+            std::iter::once("istiod".to_owned()).chain(flags),
+        )?;
+        let (bound_tx, bound_rx) = oneshot::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let thread =
+            std::thread::Builder::new().name("istiod-in-process".into()).spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("istiod-in-process")
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async move {
+                    let bound = match istio_api::istiod::bind(args).await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(format!("{e:#}")));
+                            return Err(e);
+                        }
+                    };
+                    let _ = bound_tx.send(Ok((bound.http, bound.grpc, bound.raft)));
+                    bound
+                        .serve_until(async move {
+                            let _ = stop_rx.await;
+                        })
+                        .await
+                })
+            })?;
+        Ok(Self { stop: Some(stop_tx), bound: Some(bound_rx), thread: Some(thread) })
+    }
+
+    /// Stops serving, drains, and waits for the member's thread.
+    fn stop(&mut self) -> Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => bail!("the in-process istiod thread panicked"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            eprintln!("in-process istiod: {e:#}");
+        }
+    }
 }
 
 /// One istiod process.
@@ -63,104 +165,179 @@ pub struct Istiod {
     /// Flags beyond id/addresses/data dir.
     pub args: Vec<String>,
     log: PathBuf,
-    child: Option<Child>,
+    ready: PathBuf,
+    runner: Runner,
 }
 
 impl Istiod {
-    /// Describes a member; nothing runs until [`Istiod::start`].
+    /// Describes a member run as a process; nothing runs until [`Istiod::start`]. Its HTTP
+    /// and gRPC ports are chosen by istiod at the first start; its Raft port is picked here,
+    /// because the other founding members' `--peers` must name it before anything starts.
     pub fn new(root: &Path, id: u64, args: Vec<String>) -> Self {
         let dir = root.join(format!("node{id}"));
         Self {
             id,
-            http: free_addr(),
+            http: ANY_PORT,
             raft: free_addr(),
-            grpc: free_addr(),
+            grpc: ANY_PORT,
             log: root.join(format!("node{id}.log")),
+            ready: root.join(format!("node{id}.ready.json")),
             dir,
             args,
-            child: None,
+            runner: Runner::Process(None),
         }
     }
 
-    /// Starts (or restarts) the process.
+    /// Describes a member run in-process; nothing runs until [`Istiod::start`]. Every port is
+    /// chosen at the first start.
+    pub fn new_in_process(root: &Path, id: u64, args: Vec<String>) -> Self {
+        let mut m = Self::new(root, id, args);
+        m.raft = ANY_PORT;
+        m.runner = Runner::InProcess(None);
+        m
+    }
+
+    /// The flags every start passes: id, data dir, addresses, then [`Istiod::args`].
+    fn flags(&self) -> Vec<String> {
+        let mut f: Vec<String> = vec![
+            "--id".into(),
+            self.id.to_string(),
+            "--data-dir".into(),
+            self.dir.display().to_string(),
+            "--http".into(),
+            self.http.to_string(),
+            "--raft".into(),
+            self.raft.to_string(),
+            "--grpc".into(),
+            self.grpc.to_string(),
+        ];
+        f.extend(self.args.iter().cloned());
+        f
+    }
+
+    /// Starts (or restarts) the member.
     pub fn start(&mut self) {
-        assert!(self.child.is_none(), "node {} already running", self.id);
+        assert!(!self.running(), "node {} already running", self.id);
+        let flags = self.flags();
+        if let Runner::InProcess(slot) = &mut self.runner {
+            *slot = Some(InProcess::start(flags).expect("start istiod in-process"));
+            return;
+        }
+        let _ = std::fs::remove_file(&self.ready);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .expect("open log");
         let child = Command::new(istiod_bin())
-            .arg("--id")
-            .arg(self.id.to_string())
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .arg("--http")
-            .arg(self.http.to_string())
-            .arg("--raft")
-            .arg(self.raft.to_string())
-            .arg("--grpc")
-            .arg(self.grpc.to_string())
-            .args(&self.args)
+            .args(flags)
+            .arg("--ready-file")
+            .arg(&self.ready)
             .env("RUST_LOG", "info,openraft=warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log"))
             .stderr(log)
             .spawn()
             .expect("spawn istiod");
-        self.child = Some(child);
+        self.runner = Runner::Process(Some(child));
     }
 
-    /// Waits until the process serves (its log says so). `Ok(false)` when it exited because a
-    /// port was taken — ports come from [`free_addr`], which can race with other tests — so
-    /// the caller can pick new ports and try again.
+    /// Waits until the member serves, and records the addresses it bound. A process reports
+    /// them in its `--ready-file`. `Ok(false)` when it exited because a port was taken — a
+    /// Raft port from [`free_addr`] can race with other tests — so the caller can pick a new
+    /// one and try again.
     pub async fn wait_serving(&mut self) -> Result<bool> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if self.log().contains("istiod serving") {
-                return Ok(true);
-            }
-            if let Some(c) = self.child.as_mut() {
-                if let Some(status) = c.try_wait()? {
-                    self.child = None;
-                    let log = self.log();
-                    if log.contains("cannot listen on") {
-                        return Ok(false);
-                    }
-                    bail!("istiod {} exited with {status} at start-up:\n{log}", self.id);
+        let (http, grpc, raft) = match &mut self.runner {
+            Runner::InProcess(Some(p)) => {
+                let rx = p.bound.take().context("wait_serving called twice")?;
+                match rx.await {
+                    Ok(Ok(addrs)) => addrs,
+                    Ok(Err(e)) => bail!("in-process istiod {} could not start: {e}", self.id),
+                    Err(_) => bail!("in-process istiod {} stopped at start-up", self.id),
                 }
             }
-            if Instant::now() > deadline {
-                bail!("istiod {} did not start serving within 30s:\n{}", self.id, self.log());
+            Runner::InProcess(None) | Runner::Process(None) => {
+                bail!("node {} not started", self.id)
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            Runner::Process(Some(_)) => {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                loop {
+                    if let Ok(text) = std::fs::read_to_string(&self.ready) {
+                        let v: Value = serde_json::from_str(&text)
+                            .with_context(|| format!("{}: {text}", self.ready.display()))?;
+                        let addr = |k: &str| -> Result<SocketAddr> {
+                            v[k].as_str()
+                                .with_context(|| format!("no {k} in {text}"))?
+                                .parse()
+                                .context(k.to_owned())
+                        };
+                        break (addr("http")?, addr("grpc")?, addr("raft")?);
+                    }
+                    if let Runner::Process(Some(c)) = &mut self.runner {
+                        if let Some(status) = c.try_wait()? {
+                            self.runner = Runner::Process(None);
+                            let log = self.log();
+                            if log.contains("cannot listen on") {
+                                return Ok(false);
+                            }
+                            bail!("istiod {} exited with {status} at start-up:\n{log}", self.id);
+                        }
+                    }
+                    if Instant::now() > deadline {
+                        bail!(
+                            "istiod {} did not start serving within 30s:\n{}",
+                            self.id,
+                            self.log()
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        (self.http, self.grpc, self.raft) = (http, grpc, raft);
+        Ok(true)
     }
 
     /// New ports (after a port clash) and a fresh log.
     fn new_ports(&mut self) {
-        self.http = free_addr();
-        self.raft = free_addr();
-        self.grpc = free_addr();
+        self.http = ANY_PORT;
+        self.grpc = ANY_PORT;
+        self.raft = match self.runner {
+            Runner::Process(_) => free_addr(),
+            Runner::InProcess(_) => ANY_PORT,
+        };
         let _ = std::fs::remove_file(&self.log);
     }
 
-    /// Whether the process is running (as far as we started it).
+    /// Whether the member is running (as far as we started it).
     pub fn running(&self) -> bool {
-        self.child.is_some()
+        matches!(self.runner, Runner::Process(Some(_)) | Runner::InProcess(Some(_)))
     }
 
-    /// SIGKILL, and reap.
+    /// SIGKILL, and reap. An in-process member cannot be killed: it is stopped (drained), as
+    /// [`Istiod::terminate`] does; tests that need a SIGKILL run members as processes.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        match &mut self.runner {
+            Runner::Process(c) => {
+                if let Some(mut c) = c.take() {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+            }
+            Runner::InProcess(p) => drop(p.take()),
         }
     }
 
-    /// SIGTERM, and wait for the exit status.
+    /// SIGTERM (an in-process member: its shutdown), and wait for the exit status.
     pub fn terminate(&mut self) -> Result<ExitStatus> {
-        let mut c = self.child.take().context("not running")?;
+        let mut c = match &mut self.runner {
+            Runner::Process(c) => c.take().context("not running")?,
+            Runner::InProcess(p) => {
+                let mut p = p.take().context("not running")?;
+                p.stop()?;
+                return Ok(std::os::unix::process::ExitStatusExt::from_raw(0));
+            }
+        };
         let st = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status()?;
         if !st.success() {
             bail!("kill -TERM failed");
@@ -183,7 +360,7 @@ impl Istiod {
         format!("http://{}{}", self.http, path)
     }
 
-    /// The process log so far.
+    /// The process log so far (empty for an in-process member, whose log is the test's).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -316,16 +493,31 @@ impl Cluster {
         bail!("could not find free ports for the cluster in 5 attempts")
     }
 
-    /// A cluster of one node started with `args` and no `--peers` (the dev default).
+    /// A cluster of one member, in-process, started with `args` and no `--peers` (the dev
+    /// default): for tests of the API's behaviour.
     pub async fn single(args: &[&str]) -> Result<Self> {
         Self::single_as(args, None).await
     }
 
     /// Like [`Cluster::single`], with `token` sent as bearer token on every harness request.
     pub async fn single_as(args: &[&str], token: Option<&str>) -> Result<Self> {
+        Self::one(args, token, true).await
+    }
+
+    /// A cluster of one member run as a process (for tests that kill or restart it).
+    pub async fn single_process(args: &[&str]) -> Result<Self> {
+        Self::one(args, None, false).await
+    }
+
+    async fn one(args: &[&str], token: Option<&str>, in_process: bool) -> Result<Self> {
         let root = tempfile::tempdir()?;
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let mut nodes = vec![Istiod::new(root.path(), 1, args.clone())];
+        let member = if in_process {
+            Istiod::new_in_process(root.path(), 1, args.clone())
+        } else {
+            Istiod::new(root.path(), 1, args.clone())
+        };
+        let mut nodes = vec![member];
         Self::launch(&mut nodes, &args, false).await?;
         let node = nodes.remove(0);
         let client = match token {

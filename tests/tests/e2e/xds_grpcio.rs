@@ -25,14 +25,12 @@ fn py(script: &str) -> PathBuf {
 
 /// Whether the test must skip (no Python `grpcio` here), saying so loudly.
 fn skipped() -> bool {
-    if grpcio_available() {
-        return false;
-    }
-    eprintln!(
-        "\n*** SKIPPED xds_grpcio: Python `grpcio` is not installed (pip install grpcio); \
-         .ci/run installs it, so CI always runs this test ***\n"
-    );
-    true
+    istio_tests::skip_without(
+        "xds_grpcio",
+        "Python `grpcio`",
+        grpcio_available(),
+        "Install it with `pip install grpcio==1.84.0`.",
+    )
 }
 
 fn grpcio_available() -> bool {

@@ -196,3 +196,65 @@ async fn bad_inputs_get_status_errors_and_write_nothing() -> anyhow::Result<()> 
     assert!(http.get(n.url("/healthz")).send().await?.status().is_success());
     Ok(())
 }
+
+/// A small hostile body — 250 KB of 50,000 nested flow mappings, posted as YAML to a resource
+/// path and to `/v1/apply`, three at a time — gets its 400 at once and never delays
+/// `/healthz` (before the depth bound it cost ~15 s of CPU each, parsed on the runtime's
+/// workers, and `/healthz` took 14 s to answer). The bounds are loose on purpose: they tell a
+/// stalled runtime from a working one, they are not a benchmark.
+#[tokio::test]
+async fn a_deeply_nested_yaml_body_costs_milliseconds_and_never_delays_health_checks(
+) -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+    let c = Cluster::single(&[]).await?;
+    let before = revision(&c).await;
+    let n = 50_000;
+    let hostile = format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: deep\n\
+         spec:\n  hosts: {}1{}\n",
+        "{a: ".repeat(n),
+        "}".repeat(n)
+    );
+    assert!(hostile.len() > 200_000);
+    let post = |path: String| {
+        let (c, body) = (&c, hostile.clone());
+        async move {
+            let start = Instant::now();
+            let r = c
+                .client
+                .post(c.node(1).url(&path))
+                .header("content-type", "application/yaml")
+                .body(body)
+                .send()
+                .await?;
+            let code = r.status().as_u16();
+            let v: Value = r.json().await?;
+            anyhow::Ok((code, v, start.elapsed()))
+        }
+    };
+    let health = async {
+        // Let the hostile requests get going, then time a health check beside them.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let start = Instant::now();
+        let r = c.client.get(c.node(1).url("/healthz")).send().await?;
+        anyhow::ensure!(r.status().is_success(), "/healthz: {}", r.status());
+        anyhow::Ok(start.elapsed())
+    };
+    let (a, b, d, h) = tokio::join!(
+        post(VS.to_string()),
+        post("/v1/apply".to_string()),
+        post(VS.to_string()),
+        health
+    );
+    for (code, body, took) in [a?, b?, d?] {
+        check_status(&body, code, "BadRequest");
+        assert_eq!(code, 400, "{body}");
+        let msg = body["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("document 0") && msg.contains("deeper than"), "{msg}");
+        assert!(took < Duration::from_secs(2), "the hostile request took {took:?}");
+    }
+    let h = h?;
+    assert!(h < Duration::from_secs(1), "/healthz took {h:?} beside hostile bodies");
+    assert_eq!(revision(&c).await, before, "a refused body wrote something");
+    Ok(())
+}

@@ -31,9 +31,13 @@ fn text(o: &Output) -> String {
 
 #[tokio::test]
 async fn kubectl_get_apply_delete_watch() -> anyhow::Result<()> {
-    if !kubectl_available() {
-        eprintln!("\n!!!! SKIPPED kubectl_get_apply_delete_watch: kubectl is not installed.");
-        eprintln!("!!!! .ci/run installs it (apt-get install kubernetes-client); install it to run this test.\n");
+    let install = "Install it with `apt-get install kubernetes-client`.";
+    if istio_tests::skip_without(
+        "kubectl_get_apply_delete_watch",
+        "kubectl",
+        kubectl_available(),
+        install,
+    ) {
         return Ok(());
     }
     let c = Cluster::single(&[]).await?;

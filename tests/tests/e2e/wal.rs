@@ -12,7 +12,7 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_sigkill_before_the_state_is_flushed() -> anyhow::Result<()> {
-    let mut c = Cluster::single(&[]).await?;
+    let mut c = Cluster::single_process(&[]).await?;
     // 240 writes, 16 at a time, each acknowledged with its resourceVersion.
     let mut acked: Vec<(String, String)> = Vec::new();
     for round in 0..15 {
