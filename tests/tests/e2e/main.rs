@@ -14,6 +14,7 @@ mod dev_default;
 mod export_restore;
 mod grpc;
 mod idempotency;
+mod istioctl_cli;
 mod kubectl;
 mod membership;
 mod readme;
