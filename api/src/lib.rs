@@ -1,6 +1,14 @@
-//! istio-api: the `istiod` process (store + HTTP API, and later the planes and gRPC services)
-//! and `istioctl`.
+//! istio-api: the `istiod` process (the store, the planes, and the HTTP and gRPC servers in
+//! front of them) and `istioctl`.
 //!
+//! This is the one crate that wires everything together: planes never call each other, and
+//! the servers here are the only place an error becomes an HTTP status ([`error`]) or a gRPC
+//! status ([`grpc::to_status`]).
+//!
+//! - [`apply`]: `POST /v1/apply` and gRPC Apply: atomic multi-document apply.
+//! - [`auth`]: bearer tokens, roles, the one authentication middleware.
+//! - [`discovery`]: `/api`, `/apis/…` for kubectl.
+//! - [`selector`]: label and field selectors.
 //! - [`istioctl`]: the CLI.
 //! - [`istiod`]: flags, start-up, cluster formation/join, serving, SIGTERM drain.
 //! - [`grpc`]: the ConfigService on `--grpc`.

@@ -12,6 +12,8 @@ pub type Value = String;
 pub type Revision = u64;
 
 /// What a client asked for.
+// Each variant's doc says what its fields are.
+#[allow(missing_docs)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OpKind {
@@ -76,9 +78,15 @@ pub enum Outcome {
         list: Option<Vec<(Key, Value)>>,
     },
     /// It definitely did not take effect.
-    Fail { reason: FailReason },
+    Fail {
+        /// Why.
+        reason: FailReason,
+    },
     /// Unknown: it may or may not have taken effect (timeout, connection lost after sending).
-    Unknown { error: String },
+    Unknown {
+        /// What the client saw.
+        error: String,
+    },
 }
 
 /// One client operation.
@@ -141,8 +149,9 @@ pub struct WatchStream {
     pub node: u64,
     /// It asked for every event after this revision.
     pub from_revision: Revision,
-    /// When it was opened and closed (ns since the run started).
+    /// When it was opened (ns since the run started).
     pub open_ns: u64,
+    /// When it was closed (ns since the run started).
     pub close_ns: u64,
     /// What it received, in order.
     pub events: Vec<WatchEvent>,
@@ -191,8 +200,9 @@ pub struct Fault {
     pub kind: String,
     /// Which nodes or links, e.g. `node 2` or `1->3`.
     pub target: String,
-    /// When it was injected and healed (ns since the run started; `end_ns == start_ns` for an
-    /// instant fault such as a kill followed by a restart later, which is its own fault).
+    /// When it was injected (ns since the run started).
     pub start_ns: u64,
+    /// When it was healed (ns since the run started; `end_ns == start_ns` for an instant
+    /// fault such as a kill followed by a restart later, which is its own fault).
     pub end_ns: u64,
 }

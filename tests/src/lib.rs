@@ -89,10 +89,13 @@ enum Runner {
     InProcess(Option<InProcess>),
 }
 
+/// The HTTP, gRPC and Raft addresses a member bound.
+type BoundAddrs = (SocketAddr, SocketAddr, SocketAddr);
+
 /// A member served by `istio_api::istiod` on its own thread and runtime.
 struct InProcess {
     stop: Option<oneshot::Sender<()>>,
-    bound: Option<oneshot::Receiver<Result<(SocketAddr, SocketAddr, SocketAddr), String>>>,
+    bound: Option<oneshot::Receiver<Result<BoundAddrs, String>>>,
     thread: Option<std::thread::JoinHandle<Result<()>>>,
 }
 

@@ -5,7 +5,7 @@ use istio_planes_config::KindInfo;
 use serde_json::{json, Value};
 
 /// A client of one istiod.
-pub struct Client {
+pub(super) struct Client {
     http: reqwest::Client,
     server: String,
     token: Option<String>,
@@ -13,7 +13,7 @@ pub struct Client {
 
 impl Client {
     /// A client for `server` (e.g. `http://127.0.0.1:8080`).
-    pub fn new(server: &str, token: Option<&str>) -> Result<Self> {
+    pub(super) fn new(server: &str, token: Option<&str>) -> Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
             .build()
@@ -44,7 +44,7 @@ impl Client {
     }
 
     /// `POST /v1/apply`.
-    pub async fn apply(&self, yaml: &str, namespace: &str, dry_run: bool) -> Result<Value> {
+    pub(super) async fn apply(&self, yaml: &str, namespace: &str, dry_run: bool) -> Result<Value> {
         let mut url = self.url(&format!("/v1/apply?namespace={namespace}"));
         if dry_run {
             url.push_str("&dryRun=All");
@@ -56,19 +56,19 @@ impl Client {
     }
 
     /// One object.
-    pub async fn get(&self, info: &KindInfo, ns: &str, name: &str) -> Result<Value> {
+    pub(super) async fn get(&self, info: &KindInfo, ns: &str, name: &str) -> Result<Value> {
         self.send(self.http.get(self.url(&format!("{}/{name}", Self::collection(info, Some(ns))))))
             .await
     }
 
     /// Every object of a kind in `ns` (or all namespaces).
-    pub async fn list(&self, info: &KindInfo, ns: Option<&str>) -> Result<Vec<Value>> {
+    pub(super) async fn list(&self, info: &KindInfo, ns: Option<&str>) -> Result<Vec<Value>> {
         let v = self.send(self.http.get(self.url(&Self::collection(info, ns)))).await?;
         Ok(v["items"].as_array().cloned().unwrap_or_default())
     }
 
     /// Deletes one object.
-    pub async fn delete(&self, info: &KindInfo, ns: &str, name: &str) -> Result<()> {
+    pub(super) async fn delete(&self, info: &KindInfo, ns: &str, name: &str) -> Result<()> {
         self.send(
             self.http.delete(self.url(&format!("{}/{name}", Self::collection(info, Some(ns))))),
         )
@@ -94,24 +94,24 @@ impl Client {
     }
 
     /// `GET path` as raw bytes.
-    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+    pub(super) async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
         let resp = self.checked(self.http.get(self.url(path))).await?;
         Ok(resp.bytes().await.context("export interrupted")?.to_vec())
     }
 
     /// `POST path` with a JSON body.
-    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
+    pub(super) async fn post_json(&self, path: &str, body: &Value) -> Result<Value> {
         self.send(self.http.post(self.url(path)).json(body)).await
     }
 
     /// `GET path?query` as JSON.
-    pub async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+    pub(super) async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
         self.send(self.http.get(self.url(path)).query(query)).await
     }
 
     /// `GET path?query` as a stream of JSON lines, each handed to `f`, until the server ends it
     /// or `f` fails (its error is returned).
-    pub async fn stream_lines(
+    pub(super) async fn stream_lines(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -141,12 +141,12 @@ impl Client {
     }
 
     /// `GET /v1/cluster`.
-    pub async fn cluster(&self) -> Result<Value> {
+    pub(super) async fn cluster(&self) -> Result<Value> {
         self.send(self.http.get(self.url("/v1/cluster"))).await
     }
 
     /// `POST /v1/cluster/members`.
-    pub async fn add_member(&self, id: u64, raft_addr: &str) -> Result<()> {
+    pub(super) async fn add_member(&self, id: u64, raft_addr: &str) -> Result<()> {
         self.send(
             self.http
                 .post(self.url("/v1/cluster/members"))
@@ -157,7 +157,7 @@ impl Client {
     }
 
     /// `DELETE /v1/cluster/members/{id}`.
-    pub async fn remove_member(&self, id: u64) -> Result<()> {
+    pub(super) async fn remove_member(&self, id: u64) -> Result<()> {
         self.send(self.http.delete(self.url(&format!("/v1/cluster/members/{id}"))))
             .await
             .map(|_| ())

@@ -2,7 +2,7 @@
 
 /// Unified diff of `a` and `b` with 3 lines of context, `---`/`+++` headers and `@@` hunks;
 /// empty when they are equal. `color` adds ANSI red/green to removed/added lines.
-pub fn unified(a: &str, b: &str, label_a: &str, label_b: &str, color: bool) -> String {
+pub(super) fn unified(a: &str, b: &str, label_a: &str, label_b: &str, color: bool) -> String {
     let x: Vec<&str> = a.lines().collect();
     let y: Vec<&str> = b.lines().collect();
     // lcs[i][j] = length of the LCS of x[i..] and y[j..].

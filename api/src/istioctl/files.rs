@@ -9,7 +9,7 @@ use istio_planes_config::{self as config, ConfigError};
 use serde_json::Value;
 
 /// One document and its origin.
-pub struct Doc {
+pub(super) struct Doc {
     /// File name (`-` for stdin).
     pub file: String,
     /// 0-based index of the document in its file.
@@ -40,7 +40,7 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 /// Loads every document of `inputs` (files, directories, `-`). Syntax errors name the file,
 /// document and line.
-pub fn load(inputs: &[String]) -> Result<Vec<Doc>> {
+pub(super) fn load(inputs: &[String]) -> Result<Vec<Doc>> {
     let mut docs = Vec::new();
     for input in inputs {
         let sources: Vec<(String, String)> = if input == "-" {
@@ -82,7 +82,7 @@ fn label(d: &Doc) -> String {
 }
 
 /// For an apply: objects defined more than once (an apply holds each object once).
-pub fn duplicates(docs: &[Doc]) -> Vec<String> {
+pub(super) fn duplicates(docs: &[Doc]) -> Vec<String> {
     let mut errors = Vec::new();
     let mut seen: std::collections::HashMap<(String, String, String), String> =
         std::collections::HashMap::new();
@@ -105,7 +105,7 @@ pub fn duplicates(docs: &[Doc]) -> Vec<String> {
 
 /// Validates every document offline; one message per problem, naming file, document, kind,
 /// name and field path.
-pub fn validate(docs: &[Doc]) -> Vec<String> {
+pub(super) fn validate(docs: &[Doc]) -> Vec<String> {
     let mut errors = Vec::new();
     for d in docs {
         let at = label(d);
@@ -123,7 +123,7 @@ pub fn validate(docs: &[Doc]) -> Vec<String> {
 }
 
 /// Documents per file, in order of first appearance.
-pub fn count_by_file(docs: &[Doc]) -> Vec<(String, usize)> {
+pub(super) fn count_by_file(docs: &[Doc]) -> Vec<(String, usize)> {
     let mut out: Vec<(String, usize)> = Vec::new();
     for d in docs {
         match out.iter_mut().find(|(f, _)| *f == d.file) {
@@ -135,7 +135,7 @@ pub fn count_by_file(docs: &[Doc]) -> Vec<(String, usize)> {
 }
 
 /// All documents as one multi-document YAML stream.
-pub fn join(docs: &[Doc]) -> Result<String> {
+pub(super) fn join(docs: &[Doc]) -> Result<String> {
     let mut s = String::new();
     for d in docs {
         s.push_str("---\n");

@@ -22,7 +22,7 @@ fn type_cell(t: &Value) -> String {
 }
 
 /// `NAME CLUSTER CDS LDS EDS RDS ISTIOD VERSION REVISION AGE`, one row per stream.
-pub fn status(res: &Value) -> String {
+pub(super) fn status(res: &Value) -> String {
     let header = ["NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "ISTIOD", "VERSION", "REVISION"]
         .iter()
         .chain(&["CONNECTED"])
@@ -60,7 +60,7 @@ pub fn status(res: &Value) -> String {
 }
 
 /// One proxy, per type: `TYPE STATUS SENT ACKED RESOURCES SUBSCRIBED LAST NACK`.
-pub fn status_of(p: &Value) -> String {
+pub(super) fn status_of(p: &Value) -> String {
     let header = ["TYPE", "STATUS", "SENT", "ACKED", "RESOURCES", "SUBSCRIBED", "LAST NACK"]
         .iter()
         .map(|h| h.to_string())
@@ -97,7 +97,7 @@ fn resources<'a>(cfg: &'a Value, short: &str) -> impl Iterator<Item = &'a Value>
 }
 
 /// `SERVICE FQDN PORT SUBSET DIRECTION TYPE LB POLICY` from a proxy's clusters.
-pub fn clusters(cfg: &Value) -> String {
+pub(super) fn clusters(cfg: &Value) -> String {
     let header = ["SERVICE FQDN", "PORT", "SUBSET", "DIRECTION", "TYPE", "LB POLICY"]
         .iter()
         .map(|h| h.to_string())
@@ -119,7 +119,7 @@ pub fn clusters(cfg: &Value) -> String {
 }
 
 /// `NAME ADDRESS PORT DESTINATION` from a proxy's listeners (API listeners name their route).
-pub fn listeners(cfg: &Value) -> String {
+pub(super) fn listeners(cfg: &Value) -> String {
     let header = ["NAME", "ADDRESS", "PORT", "DESTINATION"].iter().map(|h| h.to_string()).collect();
     let rows = resources(cfg, "lds")
         .map(|l| {
@@ -171,7 +171,7 @@ fn route_destination(r: &Value) -> String {
 }
 
 /// `NAME DOMAINS MATCH DESTINATION`, one row per route.
-pub fn routes(cfg: &Value) -> String {
+pub(super) fn routes(cfg: &Value) -> String {
     let header =
         ["NAME", "DOMAINS", "MATCH", "DESTINATION"].iter().map(|h| h.to_string()).collect();
     let mut rows = Vec::new();
@@ -195,7 +195,7 @@ pub fn routes(cfg: &Value) -> String {
 }
 
 /// `ENDPOINT STATUS LOCALITY WEIGHT CLUSTER`, one row per endpoint.
-pub fn endpoints(cfg: &Value) -> String {
+pub(super) fn endpoints(cfg: &Value) -> String {
     let header = ["ENDPOINT", "STATUS", "LOCALITY", "WEIGHT", "CLUSTER"]
         .iter()
         .map(|h| h.to_string())

@@ -18,7 +18,7 @@ fn quote_list(v: &Value) -> String {
 }
 
 /// Kubernetes-style age (`45s`, `3m`, `5h`, `2d`) of an RFC 3339 timestamp.
-pub fn age(ts: &str) -> String {
+pub(super) fn age(ts: &str) -> String {
     let Ok(t) = time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
     else {
         return "<unknown>".into();
@@ -70,7 +70,7 @@ fn columns(info: &KindInfo, o: &Value) -> (Vec<&'static str>, Vec<String>) {
     }
 }
 
-pub fn render_rows(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
+pub(super) fn render_rows(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(String::len).collect();
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
@@ -99,7 +99,7 @@ pub fn render_rows(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
 }
 
 /// `NAME <kind columns> AGE`, with `NAMESPACE` first for `-A`.
-pub fn render(info: &KindInfo, items: &[Value], with_ns: bool) -> String {
+pub(super) fn render(info: &KindInfo, items: &[Value], with_ns: bool) -> String {
     let mut header: Vec<String> = Vec::new();
     if with_ns {
         header.push("NAMESPACE".into());
@@ -125,7 +125,7 @@ pub fn render(info: &KindInfo, items: &[Value], with_ns: bool) -> String {
 }
 
 /// The `istioctl cluster status` table.
-pub fn cluster(st: &Value) -> String {
+pub(super) fn cluster(st: &Value) -> String {
     let leader = st["leader"].as_u64();
     let header = [
         "ID",
@@ -202,12 +202,12 @@ fn objects(ev: &Value) -> String {
 }
 
 /// Header of the audit table.
-pub fn audit_header() -> String {
+pub(super) fn audit_header() -> String {
     format!("{:<9} {:<24} {:<16} {:<8} OBJECTS", "REVISION", "TIME", "ACTOR", "VERB")
 }
 
 /// One audit row (fixed widths, for streaming).
-pub fn audit_row(ev: &Value) -> String {
+pub(super) fn audit_row(ev: &Value) -> String {
     format!(
         "{:<9} {:<24} {:<16} {:<8} {}",
         ev["revision"],
@@ -219,7 +219,7 @@ pub fn audit_row(ev: &Value) -> String {
 }
 
 /// `REVISION TIME ACTOR VERB OBJECTS`.
-pub fn audit(res: &Value) -> String {
+pub(super) fn audit(res: &Value) -> String {
     let header = ["REVISION", "TIME", "ACTOR", "VERB", "OBJECTS"].map(String::from).to_vec();
     let rows = res["items"]
         .as_array()
@@ -239,7 +239,7 @@ pub fn audit(res: &Value) -> String {
 }
 
 /// `REVISION TIME ACTOR VERB CHANGE RESOURCE-VERSION` for one object.
-pub fn history(res: &Value) -> String {
+pub(super) fn history(res: &Value) -> String {
     let header =
         ["REVISION", "TIME", "ACTOR", "VERB", "CHANGE", "GENERATION"].map(String::from).to_vec();
     let rows = res["items"]

@@ -117,6 +117,7 @@ pub enum Maintenance {
     },
 }
 
+/// `1=127.0.0.1:15011,2=…`: member ids (> 0, each once) and their Raft addresses.
 pub fn parse_peers(s: &str) -> Result<BTreeMap<NodeId, SocketAddr>, String> {
     let mut out = BTreeMap::new();
     for part in s.split(',').filter(|p| !p.trim().is_empty()) {

@@ -24,7 +24,9 @@ pub type StringMap = BTreeMap<String, String>;
 macro_rules! istio_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $num:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        // The variants are Istio's own enum values, named as Istio's API reference documents
+        // them; a variant carries a doc here only where istio-rs treats it specially.
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms, missing_docs)]
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
         pub enum $name {
             #[default]

@@ -59,7 +59,8 @@ pub fn check_flow_depth(text: &str) -> Result<(), ConfigError> {
                 _ => {}
             },
             State::Plain => {
-                let token_start = matches!(prev, b' ' | b'\t' | b'\n' | b'\r' | b'[' | b'{' | b',' | b':');
+                let token_start =
+                    matches!(prev, b' ' | b'\t' | b'\n' | b'\r' | b'[' | b'{' | b',' | b':');
                 match c {
                     b'\'' if token_start => state = State::Single,
                     b'"' if token_start => state = State::Double,
@@ -106,6 +107,8 @@ mod tests {
     #[test]
     fn deep_flow_nesting_is_refused_with_document_and_line() {
         let deep = format!("a: 1\n---\nb:\n  {}1{}\n", "{a: ".repeat(50_000), "}".repeat(50_000));
+        // A bound on the scan's wall time (linear: microseconds here), not a benchmark.
+        #[allow(clippy::disallowed_types)]
         let start = std::time::Instant::now();
         match check_flow_depth(&deep) {
             Err(ConfigError::Syntax { index: 1, line: Some(4), message }) => {

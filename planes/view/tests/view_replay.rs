@@ -2,6 +2,8 @@
 //! writes, with compactions along the way, the view built incrementally equals the view
 //! rebuilt by `replay` — from revision 0 before compaction, from the checkpoint plus the tail
 //! after — and `replay(N)` equals the state the live system had at N.
+// Test code: a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 

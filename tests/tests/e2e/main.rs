@@ -2,6 +2,8 @@
 //! contracts — in-process members (`Cluster::single`) for the API's behaviour, real processes
 //! for what needs one (SIGKILL, WAL, membership, chaos) — and real clients no one here wrote
 //! (kubectl, grpcio) where a wire has them. One binary links the world once.
+// Test code: a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
 
 mod apply;
 mod audit;
@@ -19,6 +21,7 @@ mod kubectl;
 mod membership;
 mod readme;
 mod snapshot;
+mod tidy;
 mod timetravel;
 mod wal;
 mod watch;

@@ -13,14 +13,14 @@ use istio_chaos::cluster::poll_until;
 use istio_chaos::ChaosError;
 
 /// etcd's v3 KV messages and client (the subset the bench uses).
-pub mod pb {
-    #![allow(clippy::all, missing_docs, rust_2018_idioms)]
+pub(crate) mod pb {
+    #![allow(clippy::all, missing_docs, unreachable_pub, rust_2018_idioms)]
     tonic::include_proto!("etcdserverpb");
 }
 
 /// A running etcd cluster; SIGKILLed on drop.
 #[derive(Debug)]
-pub struct EtcdCluster {
+pub(crate) struct EtcdCluster {
     /// Each member's client URL address (gRPC and HTTP on one port).
     pub clients: Vec<SocketAddr>,
     children: Vec<Child>,
@@ -29,12 +29,12 @@ pub struct EtcdCluster {
 
 impl EtcdCluster {
     /// The members' process ids.
-    pub fn pids(&self) -> Vec<u32> {
+    pub(crate) fn pids(&self) -> Vec<u32> {
         self.children.iter().map(std::process::Child::id).collect()
     }
 
     /// Starts `n` members with data dirs under `root` and waits until each reports healthy.
-    pub async fn start(bin: &Path, root: &Path, n: usize) -> Result<EtcdCluster> {
+    pub(crate) async fn start(bin: &Path, root: &Path, n: usize) -> Result<EtcdCluster> {
         if !bin.exists() {
             bail!(
                 "no etcd at {}: install it (`apt-get install -y etcd-server`) or pass --etcd",

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// The `p`-quantile (0..=1) of `sorted` by the nearest-rank method; zero when empty.
-pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -13,7 +13,7 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// The median of `values` (the mean of the middle two for an even count); zero when empty.
-pub fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
@@ -30,7 +30,7 @@ pub fn median(values: &[f64]) -> f64 {
 /// What one measured phase gives: operations completed in the window, its length, and the
 /// latency quantiles of those operations.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Operations that started and completed inside the window.
     pub ops: u64,
     /// Failed operations inside the window (not in `ops` nor in the latencies).
@@ -50,7 +50,7 @@ pub struct Summary {
 
 impl Summary {
     /// Summarizes `latencies` (any order) over a window of `window`.
-    pub fn of(mut latencies: Vec<Duration>, errors: u64, window: Duration) -> Summary {
+    pub(crate) fn of(mut latencies: Vec<Duration>, errors: u64, window: Duration) -> Summary {
         latencies.sort_unstable();
         let ms = |p: f64| percentile(&latencies, p).as_secs_f64() * 1000.0;
         let secs = window.as_secs_f64();
@@ -66,7 +66,7 @@ impl Summary {
     }
 
     /// The median of each figure over several runs of the same cell.
-    pub fn median_of(runs: &[Summary]) -> Summary {
+    pub(crate) fn median_of(runs: &[Summary]) -> Summary {
         let m = |f: fn(&Summary) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
         Summary {
             ops: m(|s| s.ops as f64).round() as u64,
@@ -81,7 +81,7 @@ impl Summary {
 }
 
 /// `12345.6` → `"12,346"`.
-pub fn rate(r: f64) -> String {
+pub(crate) fn rate(r: f64) -> String {
     let n = r.round() as u64;
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
@@ -97,7 +97,7 @@ pub fn rate(r: f64) -> String {
 /// CPU time the processes `pids` have used so far (user + system), in microseconds; processes
 /// that are gone count 0. Linux `/proc/<pid>/stat` fields 14 and 15, in clock ticks of
 /// `USER_HZ` (100 on every Linux ABI).
-pub fn cpu_micros(pids: &[u32]) -> u64 {
+pub(crate) fn cpu_micros(pids: &[u32]) -> u64 {
     const USER_HZ: u64 = 100;
     pids.iter()
         .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
@@ -113,7 +113,7 @@ pub fn cpu_micros(pids: &[u32]) -> u64 {
 }
 
 /// Microseconds, no decimals; `-` for 0 (not measured).
-pub fn us(v: f64) -> String {
+pub(crate) fn us(v: f64) -> String {
     if v > 0.0 {
         format!("{v:.0}")
     } else {
@@ -122,12 +122,12 @@ pub fn us(v: f64) -> String {
 }
 
 /// Milliseconds with two decimals.
-pub fn ms(v: f64) -> String {
+pub(crate) fn ms(v: f64) -> String {
     format!("{v:.2}")
 }
 
 /// `ours / theirs` as `"1.52x"`, or `-` when either is missing or zero.
-pub fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
+pub(crate) fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
     match (ours, theirs) {
         (Some(a), Some(b)) if a > 0.0 && b > 0.0 => format!("{:.2}x", a / b),
         _ => "-".into(),
@@ -136,7 +136,7 @@ pub fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
 
 /// A plain-text table: a header row, a rule, then the rows; every column right-aligned to its
 /// widest cell, two spaces apart. Rows shorter than the header are padded with blanks.
-pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn render(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate().take(width.len()) {

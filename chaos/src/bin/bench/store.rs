@@ -41,7 +41,7 @@ const ANNOTATION: &str = "bench.istio-rs.dev/value";
 
 /// `bench store` flags.
 #[derive(clap::Args, Debug, Clone)]
-pub struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// Cluster sizes, one set of cells each (etcd gets the same size).
     #[arg(long, value_delimiter = ',', default_value = "1,3")]
     pub nodes: Vec<u64>,
@@ -96,7 +96,7 @@ pub struct StoreArgs {
 /// Our API used by a cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Api {
+pub(crate) enum Api {
     /// The gRPC ConfigService (`Apply`, `Get`).
     Grpc,
     /// The HTTP API (`PUT`, `GET`).
@@ -106,7 +106,7 @@ pub enum Api {
 /// An operation kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum OpKind {
+pub(crate) enum OpKind {
     /// Replace one object / put one key.
     Write,
     /// Linearizable read of one key.
@@ -126,7 +126,7 @@ impl OpKind {
 }
 
 /// Parses `10s`, `250ms`, `1m` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -151,7 +151,7 @@ enum Conn {
 
 /// One measured (cell, op, run).
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Cluster size.
     pub nodes: u64,
     /// `ours-grpc`, `ours-http` or `etcd`.
@@ -173,7 +173,7 @@ pub struct Sample {
 
 /// A value of `size` bytes (ASCII letters and digits, valid in JSON and YAML without escaping)
 /// whose first 20 bytes are `stamp`, so every write changes the object.
-pub fn value(base: &str, stamp: u64) -> String {
+pub(crate) fn value(base: &str, stamp: u64) -> String {
     let stamp = format!("{stamp:020}");
     let n = stamp.len().min(base.len());
     let mut v = String::with_capacity(base.len());
@@ -190,7 +190,7 @@ fn base_value(size: usize) -> String {
 }
 
 /// The object a write of `value` to `name` sends to istiod (JSON, one document).
-pub fn object(name: &str, value: &str) -> String {
+pub(crate) fn object(name: &str, value: &str) -> String {
     format!(
         r#"{{"apiVersion":"{API_VERSION}","kind":"{KIND}","metadata":{{"name":"{name}","namespace":"{NAMESPACE}","annotations":{{"{ANNOTATION}":"{value}"}}}},"spec":{{}}}}"#
     )
@@ -535,7 +535,7 @@ async fn run_etcd(args: &StoreArgs, nodes: u64, run: usize, out: &mut Vec<Sample
 
 /// The median of every cell over its runs.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Cell {
+pub(crate) struct Cell {
     /// Cluster size.
     pub nodes: u64,
     /// `ours-grpc`, `ours-http` or `etcd`.
@@ -554,7 +554,7 @@ pub struct Cell {
 }
 
 /// Groups samples by (nodes, target, size, clients, op) and takes medians.
-pub fn medians(samples: &[Sample]) -> Vec<Cell> {
+pub(crate) fn medians(samples: &[Sample]) -> Vec<Cell> {
     let mut cells: Vec<Cell> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for s in samples {
@@ -582,7 +582,7 @@ pub fn medians(samples: &[Sample]) -> Vec<Cell> {
 
 /// One table per (nodes, our API, value size): a row per (op, clients), ours next to etcd
 /// (when measured) and the ratio ours/etcd of the rates.
-pub fn tables(cells: &[Cell]) -> String {
+pub(crate) fn tables(cells: &[Cell]) -> String {
     let mut groups: Vec<(u64, String, usize)> = Vec::new();
     for c in cells.iter().filter(|c| c.target != "etcd") {
         let g = (c.nodes, c.target.clone(), c.value_size);
@@ -651,7 +651,7 @@ pub fn tables(cells: &[Cell]) -> String {
 }
 
 /// Runs `bench store` and prints its tables.
-pub async fn run(args: StoreArgs) -> Result<()> {
+pub(crate) async fn run(args: StoreArgs) -> Result<()> {
     let istiod = match &args.istiod {
         Some(p) => p.clone(),
         None => istio_chaos::cluster::sibling_istiod()?,

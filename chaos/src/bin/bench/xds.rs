@@ -31,7 +31,7 @@ const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssig
 
 /// `bench xds` flags.
 #[derive(clap::Args, Debug)]
-pub struct XdsArgs {
+pub(crate) struct XdsArgs {
     /// Client counts, one run each.
     #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
     clients: Vec<usize>,
@@ -63,7 +63,7 @@ pub struct XdsArgs {
 
 /// How simulated clients subscribe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Wildcard CDS, named EDS.
     Sidecar,
     /// Named LDS, RDS, CDS, EDS.
@@ -392,7 +392,7 @@ async fn xds_run(
 }
 
 /// Runs `bench xds` and prints its table.
-pub async fn run(args: XdsArgs) -> Result<()> {
+pub(crate) async fn run(args: XdsArgs) -> Result<()> {
     let XdsArgs { clients, services, rounds, watch, mode, debounce_ms, istiod, hold } = args;
     let istiod = match istiod {
         Some(p) => p,
