@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -301,12 +303,6 @@ fn request_id(headers: &HeaderMap, actor: &str) -> Result<String, ApiError> {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Verb label for metrics, and the event's verb.
 fn verb_of(method: &Method, item: bool, q: &HashMap<String, String>) -> &'static str {
     match (method.as_str(), item) {
@@ -511,7 +507,7 @@ pub(crate) async fn submit_restoring(
         request_id: request_id(headers, &actor)?,
         actor,
         source: who.source.clone(),
-        time_ms: now_ms(),
+        time_ms: istio_store::clock::now_ms(),
         verb: verb.into(),
         restores,
         op: CommandOp::Txn(txn),
