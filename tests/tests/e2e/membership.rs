@@ -55,6 +55,7 @@ async fn join_then_remove_while_serving() -> anyhow::Result<()> {
     // Join member 4 through member 2's HTTP address.
     let mut n4 = Istiod::new(c.root(), 4, vec!["--join".into(), c.node(2).url("")]);
     n4.start();
+    anyhow::ensure!(n4.wait_serving().await?, "member 4 could not bind its ports");
     c.nodes.push(n4);
     wait_for(Duration::from_secs(60), "member 4 to be a voter", || async {
         let s = c.status(1).await.ok()?;

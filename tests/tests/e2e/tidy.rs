@@ -181,3 +181,70 @@ fn no_overview_calls_what_exists_later_or_in_progress() {
         bad.join("\n  ")
     );
 }
+
+/// The workspace crates a manifest depends on (`istio-…` names in its dependency tables).
+fn workspace_deps(manifest: &Path) -> BTreeSet<String> {
+    let text =
+        std::fs::read_to_string(manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+    let mut out = BTreeSet::new();
+    let mut in_deps = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            // Build and dev dependencies do not shape the crate graph of what ships.
+            in_deps = t == "[dependencies]";
+            continue;
+        }
+        if in_deps {
+            if let Some(name) = t.split(['.', ' ', '=']).next().filter(|n| n.starts_with("istio-"))
+            {
+                out.insert(name.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The crate graph points one way (DESIGN §1): `proto ← store ← planes/{view,config,pilot,…} ←
+/// api`; `planes/config` depends on no store; a plane depends on `view` and `config` only,
+/// never on another plane.
+#[test]
+fn the_crate_graph_points_one_way() {
+    let root = root();
+    let deps = |dir: &str| workspace_deps(&root.join(dir).join("Cargo.toml"));
+    assert_eq!(deps("proto"), BTreeSet::new());
+    assert_eq!(deps("store"), BTreeSet::from(["istio-proto".to_owned()]));
+    assert_eq!(deps("planes/config"), BTreeSet::new(), "the config model needs no store");
+    assert_eq!(deps("planes/view"), BTreeSet::from(["istio-store".to_owned()]));
+    for e in std::fs::read_dir(root.join("planes")).expect("planes/").flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !e.path().join("Cargo.toml").exists() || matches!(name.as_str(), "view" | "config") {
+            continue;
+        }
+        let planes: Vec<String> = deps(&format!("planes/{name}"))
+            .into_iter()
+            .filter(|d| {
+                d.starts_with("istio-planes-")
+                    && !matches!(d.as_str(), "istio-planes-view" | "istio-planes-config")
+            })
+            .collect();
+        assert!(planes.is_empty(), "plane {name} depends on other planes: {planes:?}");
+        assert!(
+            !deps(&format!("planes/{name}")).contains("istio-api"),
+            "plane {name} depends on the api"
+        );
+    }
+    let chaos = deps("chaos");
+    assert_eq!(
+        chaos,
+        BTreeSet::from(["istio-proto".to_owned()]),
+        "chaos talks to istiod over the wire"
+    );
+    if root.join("proxy/Cargo.toml").exists() {
+        let proxy = deps("proxy");
+        assert!(
+            proxy.iter().all(|d| d == "istio-proto"),
+            "proxy depends on {proxy:?}; only istio-proto is allowed"
+        );
+    }
+}
