@@ -99,7 +99,9 @@ pub enum ApiError {
     /// 403: authenticated, but the role does not allow it.
     #[error("{0}")]
     Forbidden(String),
-    /// 503: no leader / not ready.
+    /// 503: no leader, not ready, or this member's storage failed (the data dir's disk: the
+    /// message names the operation and the path). The request was not applied; another
+    /// member, or this one once fixed, can take it.
     #[error("{0}")]
     Unavailable(String),
     /// 504: timed out; the write may still be applied.
@@ -182,15 +184,9 @@ impl From<StoreError> for ApiError {
             StoreError::Timeout(_) => ApiError::Timeout(e.to_string()),
             StoreError::Membership(_) => ApiError::BadRequest(e.to_string()),
             // The member's own storage failed: never the request's fault. The message names
-            // the operation and the path; it is logged where the request is answered.
-            StoreError::Io { .. } | StoreError::Sled(_) => {
-                tracing::error!(error = %e, "storage failure under a request");
-                ApiError::Unavailable(e.to_string())
-            }
-            StoreError::Corrupt { .. } => {
-                tracing::error!(error = %e, "corrupt data under a request");
-                ApiError::Internal(e.to_string())
-            }
+            // the operation and the path; `into_response` logs every 5xx with it.
+            StoreError::Io { .. } | StoreError::Sled(_) => ApiError::Unavailable(e.to_string()),
+            StoreError::Corrupt { .. } => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -100,17 +100,35 @@ struct InProcess {
 }
 
 impl InProcess {
-    fn start(flags: Vec<String>) -> Result<Self> {
+    /// Starts a member with `flags`; its log goes to `log`, as a process's would.
+    fn start(flags: Vec<String>, log: &Path) -> Result<Self> {
         let args = istio_api::istiod::Args::try_parse_from(
             std::iter::once("istiod".to_owned()).chain(flags),
         )?;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let logger = tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("info,openraft=warn"))
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .finish(),
+        );
         let (bound_tx, bound_rx) = oneshot::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let thread =
             std::thread::Builder::new().name("istiod-in-process".into()).spawn(move || {
+                // Every thread of the member's runtime logs to its file (and only its
+                // threads: the test's own output stays the test's).
+                let _log = tracing::dispatcher::set_default(&logger);
+                let on_start = logger.clone();
                 let rt = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
                     .thread_name("istiod-in-process")
+                    .on_thread_start(move || {
+                        // The guard would restore the previous logger when dropped; the
+                        // thread ends with the runtime, so it is kept for its whole life.
+                        std::mem::forget(tracing::dispatcher::set_default(&on_start));
+                    })
                     .enable_all()
                     .build()?;
                 rt.block_on(async move {
@@ -223,7 +241,7 @@ impl Istiod {
         assert!(!self.running(), "node {} already running", self.id);
         let flags = self.flags();
         if let Runner::InProcess(slot) = &mut self.runner {
-            *slot = Some(InProcess::start(flags).expect("start istiod in-process"));
+            *slot = Some(InProcess::start(flags, &self.log).expect("start istiod in-process"));
             return;
         }
         let _ = std::fs::remove_file(&self.ready);
@@ -363,7 +381,7 @@ impl Istiod {
         format!("http://{}{}", self.http, path)
     }
 
-    /// The process log so far (empty for an in-process member, whose log is the test's).
+    /// The member's log so far (an in-process member's runtime logs to the same file).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -41,14 +41,14 @@ pub struct Args {
     #[arg(long, value_parser = parse_peers)]
     pub peer_dial: Option<BTreeMap<NodeId, SocketAddr>>,
     /// xDS push debounce: changes within this window become one push (e.g. `100ms`).
-    #[arg(long, value_parser = parse_duration, default_value = "100ms")]
+    #[arg(long, value_parser = parse_duration_or_zero, default_value = "100ms")]
     pub xds_debounce: Duration,
     /// `--xds-debounce` in milliseconds (the earlier spelling, still accepted).
     #[arg(long, hide = true, conflicts_with = "xds_debounce")]
     pub xds_debounce_ms: Option<u64>,
     /// How long an auto-registered WorkloadEntry outlives its proxy's disconnection before it
     /// is deleted (Istio's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD), e.g. `10s`.
-    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = parse_duration_or_zero, default_value = "10s")]
     pub workload_entry_grace: Duration,
     /// `--workload-entry-grace` in milliseconds (the earlier spelling, still accepted).
     #[arg(long, hide = true, conflicts_with = "workload_entry_grace")]
@@ -178,6 +178,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(total_ms))
 }
 
+/// [`parse_duration`], also accepting zero (`0s`, `0ms`): for windows that may be closed
+/// (`--xds-debounce 0s` pushes every change at once).
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let digits = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b == b'0')
+        && matches!(&t[digits.len()..], "ms" | "s" | "m" | "h" | "d")
+    {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s)
+}
+
 impl Args {
     /// `--xds-debounce`, or the earlier `--xds-debounce-ms`.
     pub fn xds_debounce(&self) -> Duration {
@@ -215,6 +229,14 @@ mod tests {
         for bad in ["", "10", "5x", "0s", "h", "0ms", "10ms5", "99999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_duration_or_zero("0ms"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration_or_zero("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration_or_zero("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["", "0", "0x", "-1s"] {
+            assert!(parse_duration_or_zero(bad).is_err(), "{bad}");
+        }
+        let a = Args::try_parse_from(["istiod", "--xds-debounce", "0s"]).unwrap();
+        assert_eq!(a.xds_debounce(), Duration::ZERO);
         let a = Args::try_parse_from(["istiod", "--xds-debounce-ms", "20"]).unwrap();
         assert_eq!(a.xds_debounce(), Duration::from_millis(20));
         let a = Args::try_parse_from(["istiod", "--heartbeat", "20ms"]).unwrap();

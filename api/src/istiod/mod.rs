@@ -11,7 +11,7 @@ mod args;
 mod join;
 mod serve;
 
-pub use args::{parse_duration, parse_peers, Args, Maintenance};
+pub use args::{parse_duration, parse_duration_or_zero, parse_peers, Args, Maintenance};
 pub use serve::{bind, Bound};
 
 use anyhow::Context;

@@ -32,6 +32,7 @@ pub struct Bound {
     /// The store member.
     pub node: Arc<StoreNode>,
     args: Args,
+    auth: Arc<Authenticator>,
     http_listener: TcpListener,
     grpc_listener: TcpListener,
     raft_server: ServerTask,
@@ -84,6 +85,26 @@ pub async fn bind(args: Args) -> anyhow::Result<Bound> {
             _ => {}
         }
     }
+    if args.raft.port() == 0 && (args.peers.is_some() || args.join.is_some()) {
+        bail!(
+            "--raft {} asks for any free port, but the other members must know this member's \
+             Raft address: give a fixed port with --peers or --join (port 0 suits a member alone)",
+            args.raft
+        );
+    }
+    // A ready file left by an earlier run must not be read as this run's addresses.
+    if let Some(path) = &args.ready_file {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => bail!("cannot remove the old --ready-file {}: {e}", path.display()),
+        }
+    }
+    // Read before anything starts, so a bad file stops start-up before the cluster forms.
+    let auth = match &args.tokens {
+        Some(path) => Arc::new(Authenticator::from_file(path)?),
+        None => Arc::new(Authenticator::Anonymous),
+    };
     let (raft_listener, raft) = listen("--raft", args.raft).await?;
     let (grpc_listener, grpc) = listen("--grpc", args.grpc).await?;
     let (http_listener, http) = listen("--http", args.http).await?;
@@ -131,6 +152,7 @@ pub async fn bind(args: Args) -> anyhow::Result<Bound> {
         raft,
         node,
         args,
+        auth,
         http_listener,
         grpc_listener,
         raft_server,
@@ -143,11 +165,7 @@ impl Bound {
     /// Serves the gRPC and HTTP APIs (and Pilot's ADS) until `shutdown` completes, then
     /// drains: HTTP connections get 5 s, gRPC 2 s, then the store shuts down.
     pub async fn serve_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let Bound { http, grpc, raft, node, args, http_listener, grpc_listener, .. } = self;
-        let auth = match &args.tokens {
-            Some(path) => Arc::new(Authenticator::from_file(path)?),
-            None => Arc::new(Authenticator::Anonymous),
-        };
+        let Bound { http, grpc, raft, node, args, auth, http_listener, grpc_listener, .. } = self;
         let dev_mode = matches!(*auth, Authenticator::Anonymous);
         let stop_rx = self.stop_rx;
         let state = Arc::new(AppState::new(node.clone(), stop_rx.clone()));

@@ -4,7 +4,7 @@
 //! `translate` and `Snapshot::new` against the previous snapshot, which compares every
 //! resource and packs only the changed ones).
 //!
-//! `cargo bench -p istio-planes --bench translate` (or `-- 1000 5000` for other sizes).
+//! `cargo bench -p istio-planes-pilot --bench translate` (or `-- 1000 5000` for other sizes).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! and 1M events, next to a baseline — a raw scan of the same events (read + decode in place,
 //! no view) — run side by side in the same process.
 //!
-//! `cargo bench -p istio-planes --bench replay` (or `-- 100000 1000000 5000000` for other sizes).
+//! `cargo bench -p istio-planes-view --bench replay` (or `-- 100000 1000000 5000000` for other sizes).
 
 use istio_planes_view::config_view::ConfigView;
 use istio_planes_view::{replay, View};

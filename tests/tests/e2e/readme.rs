@@ -33,15 +33,21 @@ fn readme() -> String {
 /// The `curl` and `istioctl` command lines of the README's `sh` blocks, in order.
 fn examples(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut in_sh = false;
+    // Inside a fenced block, and whether that block is shell.
+    let (mut in_block, mut is_sh) = (false, false);
     let mut pending = String::new();
     for line in text.lines() {
         let t = line.trim();
         if t.starts_with("```") {
-            in_sh = !in_sh && matches!(t, "```sh" | "```" | "```bash");
+            if in_block {
+                in_block = false;
+            } else {
+                in_block = true;
+                is_sh = matches!(t, "```sh" | "```" | "```bash");
+            }
             continue;
         }
-        if !in_sh {
+        if !in_block || !is_sh {
             continue;
         }
         if let Some(head) = t.strip_suffix('\\') {
@@ -81,11 +87,16 @@ fn strip_comment(line: &str) -> &str {
 fn drop_optional(line: &str) -> String {
     let mut out = String::new();
     let mut depth = 0;
-    let mut quoted = false;
+    let (mut single, mut double) = (false, false);
     for c in line.chars() {
+        let quoted = single || double;
         match c {
-            '\'' => {
-                quoted = !quoted;
+            '\'' if !double && depth == 0 => {
+                single = !single;
+                out.push(c);
+            }
+            '"' if !single && depth == 0 => {
+                double = !double;
                 out.push(c);
             }
             '[' if !quoted && out.ends_with(' ') => depth += 1,
@@ -107,6 +118,10 @@ fn examples_are_found_and_read_as_written() {
         "istioctl rollback --to-revision 40"
     );
     assert_eq!(strip_comment("curl 'http://x/?a=1#b' # note"), "curl 'http://x/?a=1#b' ");
+    assert_eq!(drop_optional(r#"curl -d "it's [x]" [--opt]"#), r#"curl -d "it's [x]""#);
+    // A non-shell block does not swallow the shell block after it.
+    let md = "```yaml\na: [1]\n```\ntext\n```sh\ncurl http://x/\n```\n";
+    assert_eq!(examples(md), ["curl http://x/"]);
 }
 
 #[tokio::test]

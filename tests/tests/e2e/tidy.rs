@@ -248,3 +248,44 @@ fn the_crate_graph_points_one_way() {
         );
     }
 }
+
+/// The commands and source paths the top-level documents give work: every `-p CRATE` names a
+/// workspace crate, and every `….rs` path under a crate directory exists.
+#[test]
+fn the_documents_name_crates_and_files_that_exist() {
+    let root = root();
+    let mut crates = BTreeSet::new();
+    let mut all = Vec::new();
+    sources(&root, &mut all);
+    for dir in all.iter().filter_map(|p| p.ancestors().find(|a| a.join("Cargo.toml").exists())) {
+        let text = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        if let Some(name) = text.lines().find_map(|l| l.strip_prefix("name = \"")) {
+            crates.insert(name.trim_end_matches('"').to_owned());
+        }
+    }
+    let tops = ["proto/", "store/", "planes/", "api/", "chaos/", "tests/"];
+    let mut bad = Vec::new();
+    for doc in ["README.md", "ARCHITECTURE.md", "BENCHMARKS.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        let words: Vec<&str> =
+            text.split(|c: char| c.is_whitespace() || c == '`' || c == '(' || c == ')').collect();
+        for pair in words.windows(2) {
+            if pair[0] == "-p" && !pair[1].is_empty() && !pair[1].starts_with('-') {
+                let name = pair[1].trim_end_matches([',', ';', '.', ':']);
+                if name.starts_with("istio-") && !crates.contains(name) {
+                    bad.push(format!("{doc}: -p {name}: no such crate"));
+                }
+            }
+        }
+        for w in &words {
+            let w = w.trim_end_matches([',', ';', '.', ':', '"', '\'']);
+            let source_path = tops.iter().any(|t| w.starts_with(t))
+                && w.ends_with(".rs")
+                && !w.contains(['<', '*', '{']);
+            if source_path && !root.join(w).exists() {
+                bad.push(format!("{doc}: {w}: no such file"));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "documents name what does not exist:\n  {}", bad.join("\n  "));
+}
