@@ -50,6 +50,10 @@ use status::PushStatus;
 /// DestinationRule changed, every service keeps its hosts, ports and resolution) translates
 /// only the changed services' ClusterLoadAssignments. Translation times go to `status`. The
 /// debounce runs on tokio's clock (paused-time tests drive it).
+///
+/// It wakes only when the registry's content changed ([`ViewDriver::subscribe_content`]): a
+/// write of a kind Pilot does not fold (AuthorizationPolicy, Telemetry, Gateway, …) costs it
+/// no wake-up, no translation and no snapshot; the last snapshot stays current for it.
 pub fn spawn_snapshots(
     state: Arc<Shared>,
     debounce: Duration,
@@ -57,7 +61,7 @@ pub fn spawn_snapshots(
 ) -> watch::Receiver<Arc<Snapshot>> {
     let driver: ViewDriver<RegistryView> = ViewDriver::spawn(state);
     let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
-    let mut revisions = driver.subscribe();
+    let mut revisions = driver.subscribe_content();
     tokio::spawn(async move {
         let mut changed_at = None;
         // What the last snapshot was made from: services, routing revision, resources.
@@ -264,6 +268,50 @@ mod tests {
         rx.changed().await.unwrap();
         assert_eq!(Instant::now(), t1, "the second snapshot waited");
         assert_eq!(rx.borrow_and_update().revision, 2);
+    }
+
+    /// A write of a kind Pilot does not fold wakes nothing: no translation and no snapshot,
+    /// however long one waits; the next ServiceEntry is translated at once as usual.
+    #[tokio::test(start_paused = true)]
+    async fn a_write_of_a_kind_pilot_does_not_fold_wakes_nothing() {
+        let log = TestLog::new();
+        let status = Arc::new(PushStatus::new("1"));
+        let mut rx = spawn_snapshots(log.shared(), DEBOUNCE, status.clone());
+        rx.changed().await.unwrap();
+        sleep(DEBOUNCE * 3).await;
+        rx.borrow_and_update();
+        let before = status.translations();
+        for i in 0..20 {
+            let name = format!("deny-{i}");
+            let policy = serde_json::json!({
+                "apiVersion": "security.istio.io/v1",
+                "kind": "AuthorizationPolicy",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"action": "DENY", "rules": [{"from": [{"source": {"namespaces": ["x"]}}]}]},
+            });
+            let key =
+                ResourceKey::new("security.istio.io", "authorizationpolicies", "default", &name);
+            log.put(key, &policy).await;
+            // A networking kind Pilot does not fold either.
+            let gw = serde_json::json!({
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "Gateway",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]},
+            });
+            log.put(ResourceKey::new("networking.istio.io", "gateways", "default", &name), &gw)
+                .await;
+        }
+        sleep(DEBOUNCE * 10).await;
+        assert!(!rx.has_changed().unwrap(), "a snapshot for writes Pilot does not fold");
+        assert_eq!(status.translations(), before, "a translation for writes Pilot does not fold");
+
+        let t0 = Instant::now();
+        add_service(&log, "a.example.com").await;
+        rx.changed().await.unwrap();
+        assert_eq!(Instant::now(), t0, "the snapshot waited");
+        assert_eq!(status.translations(), before + 1);
+        assert_eq!(rx.borrow_and_update().revision, 41);
     }
 
     /// Changes that follow within `debounce` of a translation wait for the end of that window

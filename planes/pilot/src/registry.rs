@@ -126,6 +126,8 @@ pub struct RegistryView {
     /// The last revision that changed a VirtualService or DestinationRule (or the reset
     /// point): translation can skip routing work while it stays the same.
     routing_revision: Revision,
+    /// The last revision that changed anything here (see [`View::content_revision`]).
+    content_revision: Revision,
     service_entries: BTreeMap<(String, String), ServiceEntryDoc>,
     workload_entries: BTreeMap<(String, String), WorkloadEntryDoc>,
     /// VirtualService, DestinationRule and Sidecar objects (JSON), decoded when translating.
@@ -298,7 +300,12 @@ impl RegistryView {
 
 impl View for RegistryView {
     fn reset(&mut self, revision: Revision, resources: &[Resource]) {
-        *self = RegistryView { revision, routing_revision: revision, ..Default::default() };
+        *self = RegistryView {
+            revision,
+            routing_revision: revision,
+            content_revision: revision,
+            ..Default::default()
+        };
         for r in resources {
             self.insert(r.as_ref());
         }
@@ -309,7 +316,19 @@ impl View for RegistryView {
             if c.key.group != GROUP {
                 continue;
             }
-            if matches!(&*c.key.resource.to_str(), VIRTUAL_SERVICES | DESTINATION_RULES) {
+            let resource = c.key.resource.to_str();
+            if !matches!(
+                &*resource,
+                SERVICE_ENTRIES
+                    | WORKLOAD_ENTRIES
+                    | VIRTUAL_SERVICES
+                    | DESTINATION_RULES
+                    | SIDECARS
+            ) {
+                continue;
+            }
+            self.content_revision = event.revision;
+            if matches!(&*resource, VIRTUAL_SERVICES | DESTINATION_RULES) {
                 self.routing_revision = event.revision;
             }
             match c.object {
@@ -322,6 +341,10 @@ impl View for RegistryView {
 
     fn revision(&self) -> Revision {
         self.revision
+    }
+
+    fn content_revision(&self) -> Revision {
+        self.content_revision
     }
 }
 

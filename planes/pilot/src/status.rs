@@ -288,6 +288,11 @@ impl PushStatus {
         m.translate.observe(took);
     }
 
+    /// How many translations ([`PushStatus::translated`]) there have been.
+    pub fn translations(&self) -> u64 {
+        self.metrics.lock().snapshots
+    }
+
     /// The metrics in the Prometheus text format.
     pub fn render(&self, out: &mut String) {
         let connected = self.proxies.lock().len();

@@ -25,11 +25,16 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub struct ViewDriver<V: View> {
     view: Arc<RwLock<V>>,
     revision: watch::Receiver<Revision>,
+    content: watch::Receiver<Revision>,
 }
 
 impl<V: View> Clone for ViewDriver<V> {
     fn clone(&self) -> Self {
-        Self { view: self.view.clone(), revision: self.revision.clone() }
+        Self {
+            view: self.view.clone(),
+            revision: self.revision.clone(),
+            content: self.content.clone(),
+        }
     }
 }
 
@@ -40,6 +45,7 @@ impl<V: View + Default> ViewDriver<V> {
     pub fn spawn(state: Arc<Shared>) -> Self {
         let view = Arc::new(RwLock::new(V::default()));
         let (tx, rx) = watch::channel(0);
+        let (content_tx, content_rx) = watch::channel(0);
         let (v, st) = (view.clone(), state.clone());
         tokio::spawn(async move {
             let mut applied = st.subscribe();
@@ -75,13 +81,19 @@ impl<V: View + Default> ViewDriver<V> {
                 if need_reset {
                     continue;
                 }
-                tx.send_replace(v.read().revision());
+                let (revision, content) = {
+                    let g = v.read();
+                    (g.revision(), g.content_revision())
+                };
+                tx.send_replace(revision);
+                // Only a change of content wakes content subscribers.
+                content_tx.send_if_modified(|c| std::mem::replace(c, content) != content);
                 if applied.changed().await.is_err() || tx.is_closed() {
                     return;
                 }
             }
         });
-        Self { view, revision: rx }
+        Self { view, revision: rx, content: content_rx }
     }
 }
 
@@ -106,5 +118,11 @@ impl<V: View> ViewDriver<V> {
     /// The revision the view reflects, as a watch channel (changes after every applied batch).
     pub fn subscribe(&self) -> watch::Receiver<Revision> {
         self.revision.clone()
+    }
+
+    /// The view's [`View::content_revision`], as a watch channel: it changes only when an
+    /// event changed what the view holds, so events of kinds the view ignores wake nobody.
+    pub fn subscribe_content(&self) -> watch::Receiver<Revision> {
+        self.content.clone()
     }
 }

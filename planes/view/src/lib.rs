@@ -33,6 +33,14 @@ pub trait View: Send + Sync + 'static {
     fn apply(&mut self, event: &EventRef<'_>);
     /// The revision the view reflects.
     fn revision(&self) -> Revision;
+    /// The last revision that changed what the view holds: the revision of the last event it
+    /// folded something from (or of the checkpoint it was reset to). A view that folds only
+    /// some kinds keeps it where it was for events of the others, so a plane woken on
+    /// [`ViewDriver::subscribe_content`] is not woken, and does no work, for a write it
+    /// ignores. A view that folds every event keeps the default: its revision.
+    fn content_revision(&self) -> Revision {
+        self.revision()
+    }
 }
 
 /// Builds `V` as of `at`: checkpoint, then every retained event up to `at`. Fails with
