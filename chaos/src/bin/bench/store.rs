@@ -31,13 +31,68 @@ use crate::stats::{self, Summary};
 
 /// The namespace every benchmark object lives in.
 const NAMESPACE: &str = "bench";
-/// The kind that carries the values: validated like any other, folded by no plane but the
-/// configuration view (pilot folds ServiceEntry, WorkloadEntry, VirtualService, DestinationRule).
-const KIND: &str = "AuthorizationPolicy";
-const API_VERSION: &str = "security.istio.io/v1";
-const PLURAL: &str = "authorizationpolicies";
 /// The annotation whose value is the payload.
 const ANNOTATION: &str = "bench.istio-rs.dev/value";
+/// The namespace `--preload` fills (apart from the measured objects, so reads and writes of
+/// the cells never touch them).
+const PRELOAD_NAMESPACE: &str = "preload";
+
+/// The kind every measured write creates or replaces (`--kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum BenchKind {
+    /// Folded by no plane but the configuration view.
+    Authorizationpolicy,
+    /// Folded by Pilot: a service (host, port, one endpoint) per object.
+    Serviceentry,
+    /// Folded by Pilot: the routes of one host.
+    Virtualservice,
+}
+
+impl BenchKind {
+    fn kind(self) -> &'static str {
+        match self {
+            BenchKind::Authorizationpolicy => "AuthorizationPolicy",
+            BenchKind::Serviceentry => "ServiceEntry",
+            BenchKind::Virtualservice => "VirtualService",
+        }
+    }
+
+    fn api_version(self) -> &'static str {
+        match self {
+            BenchKind::Authorizationpolicy => "security.istio.io/v1",
+            _ => "networking.istio.io/v1",
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            BenchKind::Authorizationpolicy => "authorizationpolicies",
+            BenchKind::Serviceentry => "serviceentries",
+            BenchKind::Virtualservice => "virtualservices",
+        }
+    }
+
+    /// A valid spec for object `name` (JSON), as users write them.
+    fn spec(self, name: &str, namespace: &str) -> String {
+        let host = format!("{name}.{namespace}.svc.cluster.local");
+        match self {
+            BenchKind::Authorizationpolicy => "{}".into(),
+            BenchKind::Serviceentry => {
+                let h = name.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
+                format!(
+                    r#"{{"hosts":["{host}"],"location":"MESH_INTERNAL","resolution":"STATIC","ports":[{{"number":8080,"name":"http","protocol":"HTTP"}}],"endpoints":[{{"address":"10.{}.{}.{}"}}]}}"#,
+                    (h >> 16) & 0xff,
+                    (h >> 8) & 0xff,
+                    (h & 0xfe) + 1
+                )
+            }
+            BenchKind::Virtualservice => format!(
+                r#"{{"hosts":["{host}"],"http":[{{"timeout":"5s","route":[{{"destination":{{"host":"{host}","port":{{"number":8080}}}}}}]}}]}}"#
+            ),
+        }
+    }
+}
 
 /// `bench store` flags.
 #[derive(clap::Args, Debug, Clone)]
@@ -91,6 +146,13 @@ pub(crate) struct StoreArgs {
     /// Keep istiod's Raft links going through the chaos fault proxies (default: direct).
     #[arg(long)]
     pub via_faultnet: bool,
+    /// The kind every measured write creates or replaces (ours; etcd puts the value).
+    #[arg(long, value_enum, default_value = "authorizationpolicy")]
+    pub kind: BenchKind,
+    /// Before measuring, fill the registry with this many ServiceEntries (one service each,
+    /// in their own namespace, applied in batches): the mesh the writes land in.
+    #[arg(long, default_value_t = 0)]
+    pub preload: usize,
 }
 
 /// Our API used by a cell.
@@ -144,8 +206,8 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Where one cell's operations go.
 #[derive(Clone)]
 enum Conn {
-    Grpc(ConfigServiceClient<Channel>),
-    Http { client: reqwest::Client, base: String },
+    Grpc(ConfigServiceClient<Channel>, BenchKind),
+    Http { client: reqwest::Client, base: String, kind: BenchKind },
     Etcd(KvClient<Channel>),
 }
 
@@ -190,10 +252,43 @@ fn base_value(size: usize) -> String {
 }
 
 /// The object a write of `value` to `name` sends to istiod (JSON, one document).
-pub(crate) fn object(name: &str, value: &str) -> String {
+pub(crate) fn object(kind: BenchKind, name: &str, value: &str) -> String {
+    object_in(kind, NAMESPACE, name, value)
+}
+
+fn object_in(kind: BenchKind, namespace: &str, name: &str, value: &str) -> String {
     format!(
-        r#"{{"apiVersion":"{API_VERSION}","kind":"{KIND}","metadata":{{"name":"{name}","namespace":"{NAMESPACE}","annotations":{{"{ANNOTATION}":"{value}"}}}},"spec":{{}}}}"#
+        r#"{{"apiVersion":"{}","kind":"{}","metadata":{{"name":"{name}","namespace":"{namespace}","annotations":{{"{ANNOTATION}":"{value}"}}}},"spec":{}}}"#,
+        kind.api_version(),
+        kind.kind(),
+        kind.spec(name, namespace)
     )
+}
+
+/// Applies `n` ServiceEntries to the member at `grpc`, 500 per revision.
+async fn preload(grpc: &str, n: usize) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let start = Instant::now();
+    let ch = Channel::from_shared(format!("http://{grpc}"))?.connect().await?;
+    let mut c = ConfigServiceClient::new(ch).max_decoding_message_size(64 << 20);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let docs: Vec<String> = chunk
+            .iter()
+            .map(|i| {
+                object_in(BenchKind::Serviceentry, PRELOAD_NAMESPACE, &format!("svc-{i}"), "p")
+            })
+            .collect();
+        let req = ApplyRequest {
+            documents: docs.join("\n---\n"),
+            namespace: PRELOAD_NAMESPACE.into(),
+            ..Default::default()
+        };
+        c.apply(req).await.with_context(|| format!("preloading ServiceEntries at {grpc}"))?;
+    }
+    eprintln!("  preloaded {n} ServiceEntries in {:.1?}", start.elapsed());
+    Ok(())
 }
 
 fn key_name(client: usize, i: usize) -> String {
@@ -204,31 +299,34 @@ impl Conn {
     async fn op(&mut self, op: OpKind, name: &str, value: Option<&str>) -> Result<(), String> {
         let err = |e: &dyn std::fmt::Display| e.to_string();
         match (self, op) {
-            (Conn::Grpc(c), OpKind::Write) => {
+            (Conn::Grpc(c, kind), OpKind::Write) => {
                 let req = ApplyRequest {
-                    documents: object(name, value.unwrap_or_default()),
+                    documents: object(*kind, name, value.unwrap_or_default()),
                     namespace: NAMESPACE.into(),
                     ..Default::default()
                 };
                 c.apply(req).await.map_err(|e| err(&e)).map(drop)
             }
-            (Conn::Grpc(c), read) => {
+            (Conn::Grpc(c, kind), read) => {
                 let req = GetRequest {
-                    kind: KIND.into(),
+                    kind: kind.kind().into(),
                     namespace: NAMESPACE.into(),
                     name: name.into(),
                     local: read == OpKind::ReadLocal,
                 };
                 c.get(req).await.map_err(|e| err(&e)).map(drop)
             }
-            (Conn::Http { client, base }, op) => {
-                let url =
-                    format!("{base}/apis/{API_VERSION}/namespaces/{NAMESPACE}/{PLURAL}/{name}");
+            (Conn::Http { client, base, kind }, op) => {
+                let url = format!(
+                    "{base}/apis/{}/namespaces/{NAMESPACE}/{}/{name}",
+                    kind.api_version(),
+                    kind.plural()
+                );
                 let req = match op {
                     OpKind::Write => client
                         .put(url)
                         .header("content-type", "application/json")
-                        .body(object(name, value.unwrap_or_default())),
+                        .body(object(*kind, name, value.unwrap_or_default())),
                     OpKind::Read => client.get(url),
                     OpKind::ReadLocal => client.get(format!("{url}?consistency=local")),
                 };
@@ -270,7 +368,7 @@ enum Endpoints {
 }
 
 impl Endpoints {
-    async fn connect(&self, clients: usize, conns: usize) -> Result<Vec<Conn>> {
+    async fn connect(&self, clients: usize, conns: usize, kind: BenchKind) -> Result<Vec<Conn>> {
         let n = clients.min(conns).max(1);
         let mut out = Vec::with_capacity(n);
         let channel = |addr: &str| {
@@ -290,6 +388,7 @@ impl Endpoints {
                     let ch = channel(&members[i % members.len()]).await?;
                     out.push(Conn::Grpc(
                         ConfigServiceClient::new(ch).max_decoding_message_size(8 << 20),
+                        kind,
                     ));
                 }
             }
@@ -306,7 +405,11 @@ impl Endpoints {
                     .tcp_nodelay(true)
                     .build()?;
                 for m in members {
-                    out.push(Conn::Http { client: client.clone(), base: format!("http://{m}") });
+                    out.push(Conn::Http {
+                        client: client.clone(),
+                        base: format!("http://{m}"),
+                        kind,
+                    });
                 }
             }
         }
@@ -437,7 +540,7 @@ async fn cells(
     for &size in &args.value_sizes {
         let base = Arc::new(base_value(size));
         for &clients in &args.clients {
-            let conns = endpoints.connect(clients, args.conns).await?;
+            let conns = endpoints.connect(clients, args.conns, args.kind).await?;
             let mut written: Vec<usize> = Vec::new();
             for &op in &args.ops {
                 let (summary, first_error, writes) =
@@ -515,6 +618,9 @@ async fn run_ours(
         Api::Grpc => "ours-grpc",
         Api::Http => "ours-http",
     };
+    if let Some(first) = cluster.nodes.values().next() {
+        preload(&first.grpc.to_string(), args.preload).await?;
+    }
     let pids: Vec<u32> = cluster.nodes.values().filter_map(|n| n.pid()).collect();
     let res = cells(args, nodes, target, &endpoints, &pids, run, out).await;
     cluster.shutdown();
@@ -659,11 +765,12 @@ pub(crate) async fn run(args: StoreArgs) -> Result<()> {
     if args.runs == 0 || args.clients.is_empty() || args.value_sizes.is_empty() {
         bail!("--runs, --clients and --value-sizes must not be empty");
     }
-    let example = object("b0-0", &"x".repeat(256));
+    let example = object(args.kind, "b0-0", &"x".repeat(256));
     eprintln!(
-        "bench store: {} object per write (overhead {} B over the value), window {:?} after {:?} warm-up, {} run(s)",
-        KIND,
+        "bench store: {} object per write (overhead {} B over the value), {} ServiceEntries preloaded, window {:?} after {:?} warm-up, {} run(s)",
+        args.kind.kind(),
         example.len() - 256,
+        args.preload,
         args.duration,
         args.warmup,
         args.runs
@@ -689,6 +796,7 @@ pub(crate) async fn run(args: StoreArgs) -> Result<()> {
                 "value_sizes": args.value_sizes, "api": args.api, "ops": args.ops,
                 "runs": args.runs, "vs_etcd": args.vs_etcd, "conns": args.conns,
                 "keys_per_client": args.keys_per_client,
+                "kind": args.kind, "preload": args.preload,
             },
             "cells": cells,
             "samples": samples,
@@ -721,9 +829,25 @@ mod tests {
         assert_eq!(a.len(), 256);
         assert_ne!(a, b);
         assert_eq!(value("abc", 7), "000");
-        let o: serde_json::Value = serde_json::from_str(&object("b1-2", &a)).unwrap();
+        let o: serde_json::Value =
+            serde_json::from_str(&object(BenchKind::Authorizationpolicy, "b1-2", &a)).unwrap();
         assert_eq!(o["metadata"]["annotations"][ANNOTATION], a.as_str());
         assert_eq!(o["metadata"]["name"], "b1-2");
+    }
+
+    /// Every `--kind`'s objects, and the preload's, are what istiod accepts.
+    #[test]
+    fn every_kind_writes_valid_objects() {
+        use clap::ValueEnum;
+        for kind in BenchKind::value_variants() {
+            for (ns, name) in [(NAMESPACE, "b3-7"), (PRELOAD_NAMESPACE, "svc-12345")] {
+                let o: serde_json::Value =
+                    serde_json::from_str(&object_in(*kind, ns, name, "v")).unwrap();
+                let info = istio_planes_config::validate_object(&o)
+                    .unwrap_or_else(|e| panic!("{kind:?} {o}: {e}"));
+                assert_eq!(info.kind, kind.kind());
+            }
+        }
     }
 
     fn sample(target: &str, clients: usize, op: OpKind, run: usize, rate: f64) -> Sample {
