@@ -186,6 +186,62 @@ impl Snapshot {
         }
     }
 
+    /// This snapshot after a change of some hosts' services: the same resources at
+    /// `revision`, but for the names `delta` lists (put: taken from `resources`, the result
+    /// of the change; removed: dropped). Only those are packed; a put resource whose bytes
+    /// did not change keeps its packed copy, and a type nothing changed in is shared with
+    /// `self`, so streams push only what changed and the cost follows the change.
+    pub fn with_changes(
+        &self,
+        revision: u64,
+        changed_at: Option<Instant>,
+        resources: &Resources,
+        delta: &crate::xds::incremental::Delta,
+    ) -> Self {
+        let mut packed = self.packed.clone();
+        let mut all = self.all.clone();
+        let mut grpc_clusters = self.grpc_clusters.clone();
+        let fresh = |type_url: &str, name: &str| -> Option<Any> {
+            Some(match type_url {
+                LISTENER => pack(LISTENER, resources.listeners.get(name)?),
+                ROUTE => pack(ROUTE, resources.routes.get(name)?),
+                CLUSTER => pack(CLUSTER, resources.clusters.get(name)?),
+                _ => pack(ENDPOINT, resources.endpoints.get(name)?),
+            })
+        };
+        for type_url in [LISTENER, ROUTE, CLUSTER, ENDPOINT] {
+            let by_name = packed.entry(type_url).or_default();
+            let mut any = false;
+            for name in delta.removed.get(type_url).into_iter().flatten() {
+                if Arc::make_mut(by_name).remove(name).is_some() {
+                    any = true;
+                }
+                if type_url == CLUSTER {
+                    Arc::make_mut(&mut grpc_clusters).remove(name);
+                }
+            }
+            for name in delta.upserted.get(type_url).into_iter().flatten() {
+                let Some(new) = fresh(type_url, name) else { continue };
+                if by_name.get(name).is_some_and(|old| old.value == new.value) {
+                    continue;
+                }
+                Arc::make_mut(by_name).insert(name.clone(), Arc::new(new));
+                any = true;
+                if type_url == CLUSTER {
+                    let g = Arc::make_mut(&mut grpc_clusters);
+                    match resources.clusters.get(name).and_then(cluster::grpc_variant) {
+                        Some(v) => g.insert(name.clone(), Arc::new(pack(CLUSTER, &v))),
+                        None => g.remove(name),
+                    };
+                }
+            }
+            if any {
+                all.insert(type_url, Self::list(by_name, self.all.get(type_url)));
+            }
+        }
+        Snapshot { revision, changed_at, packed, all, grpc_clusters, ..Default::default() }
+    }
+
     /// This snapshot with `scope` for scoping proxies.
     pub fn with_scope(mut self, scope: ScopeIndex) -> Self {
         self.scope = scope;

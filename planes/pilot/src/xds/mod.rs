@@ -19,6 +19,7 @@
 
 pub mod cluster;
 pub mod endpoint;
+pub mod incremental;
 pub mod listener;
 pub mod policy;
 pub mod route;
