@@ -274,10 +274,12 @@ impl RegistryView {
         for ((ns, _), se) in &self.service_entries {
             let mut endpoints = se.endpoints.clone();
             if let Some(sel) = &se.selector {
+                // Only the ServiceEntry's own namespace: a range of the (namespace, name) map,
+                // not a scan of every WorkloadEntry in the mesh.
                 endpoints.extend(
                     self.workload_entries
-                        .iter()
-                        .filter(|((wns, _), _)| wns == ns)
+                        .range((ns.clone(), String::new())..)
+                        .take_while(|((wns, _), _)| wns == ns)
                         .filter(|(_, w)| sel.iter().all(|(k, v)| w.0.labels.get(k) == Some(v)))
                         .map(|(_, w)| w.0.clone()),
                 );
