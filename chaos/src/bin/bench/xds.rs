@@ -3,8 +3,9 @@
 //! `bench xds --clients 100,1000,5000 --services 1000 --rounds 20` starts a one-member istiod
 //! per client count, registers `--services` ServiceEntries, connects N simulated ADS clients
 //! (each its own HTTP/2 connection; wildcard CDS plus EDS for `--watch` clusters, one of them
-//! shared by all), then commits `--rounds` endpoint changes to the shared service. For each it
-//! measures commit (the write's response) → each client's ACK of the EDS push carrying it,
+//! shared by all), then commits `--rounds` endpoint changes to the shared service (or, with
+//! `--change virtualservice`, changes of its VirtualService). For each it measures commit (the
+//! write's response) → each client's ACK of the EDS (RDS) push carrying it,
 //! and prints p50/p99 over every (client, round), p50/max of the per-round "all ACKed" time,
 //! and istiod's RSS before and after the clients connect (per proxy). Clients and istiod
 //! share this machine's cores; the numbers include that. `--hold` keeps the clients
@@ -59,6 +60,48 @@ pub(crate) struct XdsArgs {
     /// for inspecting istiod's memory (smaps, gdb, heap profilers) at that point.
     #[arg(long)]
     hold: bool,
+    /// What each round changes: `endpoints` (the shared service's endpoint; measured to the
+    /// EDS ACK) or `virtualservice` (the shared service's VirtualService, a new route timeout
+    /// each round: a routing change; measured to the RDS ACK; `--mode proxyless` only, the
+    /// mode whose clients subscribe to routes).
+    #[arg(long, value_enum, default_value = "endpoints")]
+    change: Change,
+}
+
+/// What each measured round changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Change {
+    /// An endpoint of the shared service.
+    Endpoints,
+    /// The shared service's VirtualService.
+    Virtualservice,
+}
+
+impl Change {
+    /// The type whose ACK completes a round.
+    fn acked_type(self) -> &'static str {
+        match self {
+            Change::Endpoints => EDS,
+            Change::Virtualservice => RDS,
+        }
+    }
+}
+
+/// The shared service's VirtualService in round `round`: its route times out after
+/// `round + 1` seconds, so each round changes the route configuration.
+fn virtual_service(round: usize) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": "svc0", "namespace": "bench"},
+        "spec": {
+            "hosts": ["svc0.bench.example.com"],
+            "http": [{
+                "timeout": format!("{}s", round + 1),
+                "route": [{"destination": {"host": "svc0.bench.example.com"}}],
+            }],
+        },
+    })
 }
 
 /// How simulated clients subscribe.
@@ -118,7 +161,7 @@ async fn client(
     id: usize,
     grpc: String,
     services: Vec<usize>,
-    mode: Mode,
+    (mode, change): (Mode, Change),
     acks: mpsc::UnboundedSender<Ack>,
     ready: watch::Sender<Ready>,
 ) -> Result<()> {
@@ -160,15 +203,14 @@ async fn client(
         .into_inner();
     let mut first = true;
     while let Some(r) = inbound.message().await? {
-        let eds = r.type_url == EDS;
         tx.send(req(&r.type_url, &names(&r.type_url), r.version_info.clone(), r.nonce.clone()))
             .await?;
-        if eds {
+        if r.type_url == change.acked_type() {
             let _ = acks.send((id, r.version_info.parse().unwrap_or(0), Instant::now()));
-            if first {
-                first = false;
-                ready.send_modify(|r| r.count += 1);
-            }
+        }
+        if r.type_url == EDS && first {
+            first = false;
+            ready.send_modify(|r| r.count += 1);
         }
     }
     Ok(())
@@ -254,7 +296,7 @@ async fn xds_run(
     services: usize,
     rounds: usize,
     watch: usize,
-    mode: Mode,
+    (mode, change): (Mode, Change),
     debounce_ms: u64,
     hold: bool,
 ) -> Result<XdsRun> {
@@ -304,7 +346,7 @@ async fn xds_run(
         used.dedup();
         let (acks, status, grpc) = (ack_tx.clone(), ready_tx.clone(), grpc.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = client(id, grpc, used, mode, acks, status.clone()).await {
+            if let Err(e) = client(id, grpc, used, (mode, change), acks, status.clone()).await {
                 status.send_modify(|r| {
                     r.error.get_or_insert_with(|| format!("client {id}: {e:#}"));
                 });
@@ -337,11 +379,23 @@ async fn xds_run(
     let mut per_proxy = Vec::with_capacity(n * rounds);
     let mut all = Vec::with_capacity(rounds);
     for round in 0..rounds {
-        let ip = format!("10.1.{}.{}", round / 250, round % 250 + 1);
-        let r = http.put(url(0)).json(&service_entry(0, &ip)).send().await?;
+        let r = match change {
+            Change::Endpoints => {
+                let ip = format!("10.1.{}.{}", round / 250, round % 250 + 1);
+                http.put(url(0)).json(&service_entry(0, &ip)).send().await?
+            }
+            Change::Virtualservice => {
+                http.put(
+                    node.url("/apis/networking.istio.io/v1/namespaces/bench/virtualservices/svc0"),
+                )
+                .json(&virtual_service(round))
+                .send()
+                .await?
+            }
+        };
         let committed = Instant::now();
         if !r.status().is_success() {
-            bail!("round {round}: PUT svc0: {}", r.status());
+            bail!("round {round}: PUT svc0 ({change:?}): {}", r.status());
         }
         let body: serde_json::Value = r.json().await?;
         let rev: u64 = body["metadata"]["resourceVersion"]
@@ -393,13 +447,19 @@ async fn xds_run(
 
 /// Runs `bench xds` and prints its table.
 pub(crate) async fn run(args: XdsArgs) -> Result<()> {
-    let XdsArgs { clients, services, rounds, watch, mode, debounce_ms, istiod, hold } = args;
+    let XdsArgs { clients, services, rounds, watch, mode, debounce_ms, istiod, hold, change } =
+        args;
+    if change == Change::Virtualservice && mode != Mode::Proxyless {
+        bail!(
+            "--change virtualservice needs --mode proxyless (the clients that subscribe to routes)"
+        );
+    }
     let istiod = match istiod {
         Some(p) => p,
         None => istio_chaos::cluster::sibling_istiod()?,
     };
     println!(
-        "xDS: {services} services, {rounds} endpoint changes, {mode:?} clients using {watch} services each, debounce {debounce_ms} ms"
+        "xDS: {services} services, {rounds} {change:?} changes, {mode:?} clients using {watch} services each, debounce {debounce_ms} ms"
     );
     println!(
         "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>12} {:>10}",
@@ -414,7 +474,8 @@ pub(crate) async fn run(args: XdsArgs) -> Result<()> {
         "connect s"
     );
     for n in clients {
-        let r = xds_run(&istiod, n, services, rounds, watch, mode, debounce_ms, hold).await?;
+        let r =
+            xds_run(&istiod, n, services, rounds, watch, (mode, change), debounce_ms, hold).await?;
         let per = r.rss_after_kib.saturating_sub(r.rss_before_kib) / r.clients.max(1) as u64;
         println!(
             "{:>8} {:>12} {:>12} {:>14} {:>14} {:>10} {:>10} {:>12} {:>10.1}",
