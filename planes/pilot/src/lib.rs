@@ -66,8 +66,9 @@ pub fn spawn_snapshots(
     let mut revisions = driver.subscribe_content();
     tokio::spawn(async move {
         let mut changed_at = None;
-        // What the last snapshot was made from: services, routing revision, resources.
-        let mut last: Option<(Vec<registry::Service>, u64, xds::Resources)> = None;
+        // What the last snapshot was made from: services, routing revision, routing,
+        // resources.
+        let mut last: Option<Last> = None;
         loop {
             let start = Instant::now();
             let (revision, routing_revision, services, routing, scope) = driver.read_now(|v| {
@@ -81,31 +82,30 @@ pub fn spawn_snapshots(
                 (v.revision(), v.routing_revision(), services, routing, scope)
             });
             let current = tx.borrow().clone();
-            let moved = last.as_ref().and_then(|(before, rr, _)| {
-                endpoints_moved(before, &services).filter(|_| *rr == routing_revision)
-            });
-            let next = match (moved, last.as_mut()) {
-                (Some(which), Some((before, _, resources))) => {
-                    let changed = xds::translate_endpoints(&services, &which, &routing);
-                    let next = current.with_endpoints(revision, changed_at, &changed);
-                    resources.endpoints.extend(changed);
-                    *before = services;
-                    next
+            let next = match last.as_mut() {
+                // Only endpoints moved: only their ClusterLoadAssignments are translated.
+                Some(l) if l.routing_revision == routing_revision => {
+                    match endpoints_moved(&l.services, &services) {
+                        Some(which) => {
+                            let changed = xds::translate_endpoints(&services, &which, &routing);
+                            let next = current.with_endpoints(revision, changed_at, &changed);
+                            l.resources.endpoints.extend(changed);
+                            l.services = services;
+                            next
+                        }
+                        None => l.incremental(&current, revision, changed_at, services, routing),
+                    }
                 }
-                // The routing is what the last translation used: only the hosts whose
-                // services changed (and those a VirtualService routes) are translated again.
-                (None, Some((before, rr, resources))) if *rr == routing_revision => {
-                    let dirty = xds::incremental::dirty_hosts(before, &services, &routing);
-                    let fresh = xds::incremental::translate_hosts(&services, &dirty, &routing);
-                    let delta = resources.replace_hosts(&dirty, fresh);
-                    *before = services;
-                    current.with_changes(revision, changed_at, resources, &delta)
+                // Only the hosts the change of services or routing can affect are
+                // translated again.
+                Some(l) => {
+                    l.routing_revision = routing_revision;
+                    l.incremental(&current, revision, changed_at, services, routing)
                 }
-                _ => {
+                None => {
                     let resources = xds::translate(&services, &routing);
-                    let previous = last.as_ref().map(|(_, _, r)| (&*current, r));
-                    let next = Snapshot::new(revision, &resources, changed_at, previous);
-                    last = Some((services, routing_revision, resources));
+                    let next = Snapshot::new(revision, &resources, changed_at, None);
+                    last = Some(Last { services, routing_revision, routing, resources });
                     next
                 }
             }
@@ -125,6 +125,36 @@ pub fn spawn_snapshots(
         }
     });
     rx
+}
+
+/// What the last snapshot was translated from, and its resources.
+struct Last {
+    services: Vec<registry::Service>,
+    routing_revision: istio_store::Revision,
+    routing: xds::Routing,
+    resources: xds::Resources,
+}
+
+impl Last {
+    /// Translates again the hosts that `services` and `routing` may have changed (see
+    /// [`xds::incremental::dirty_hosts`]), keeps them as the last, and returns `current` with
+    /// the changed resources.
+    fn incremental(
+        &mut self,
+        current: &Snapshot,
+        revision: istio_store::Revision,
+        changed_at: Option<Instant>,
+        services: Vec<registry::Service>,
+        routing: xds::Routing,
+    ) -> Snapshot {
+        let dirty =
+            xds::incremental::dirty_hosts(&self.services, &services, &self.routing, &routing);
+        let fresh = xds::incremental::translate_hosts(&services, &dirty, &routing);
+        let delta = self.resources.replace_hosts(&dirty, fresh);
+        self.services = services;
+        self.routing = routing;
+        current.with_changes(revision, changed_at, &self.resources, &delta)
+    }
 }
 
 /// When `after` differs from `before` only in endpoints (same services, hosts, ports and
@@ -154,7 +184,7 @@ fn endpoints_moved(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use super::registry::{Endpoint, Service, ServicePort};
     use super::*;
@@ -199,42 +229,69 @@ mod tests {
             .collect()
     }
 
-    /// The incremental path (only the hosts whose services changed, and the hosts a
-    /// VirtualService routes, translated again) gives exactly the resources and snapshot a full
-    /// translation does, over a seeded run of random adds, removes, port and endpoint changes
-    /// and duplicated hosts, with a VirtualService that routes to a changing service and a
-    /// DestinationRule with subsets; and it retranslates only what changed.
+    /// The incremental path (only the hosts a change can affect translated again) gives
+    /// exactly the resources and snapshot a full translation does, over a seeded run of random
+    /// changes: services added, removed, re-ported and moved, duplicated hosts; VirtualServices
+    /// added, changed and removed (exact, short and wildcard hosts, bound to the mesh or to a
+    /// gateway, weighted destinations with subsets, mirrors); DestinationRules likewise (subsets,
+    /// a consistent-hash policy that changes routes). And it does no work for no change.
     #[test]
     fn incremental_changes_match_a_full_translation() {
         use istio_planes_config::networking::{DestinationRule, VirtualService};
-        let vs: VirtualService = serde_json::from_value(serde_json::json!({
-            "hosts": ["svc0.example.com"],
-            "http": [{"route": [
-                {"destination": {"host": "svc1.example.com"}, "weight": 50},
-                {"destination": {"host": "svc2.example.com", "subset": "v1"}, "weight": 50},
-            ]}],
-        }))
-        .unwrap();
-        let dr: DestinationRule = serde_json::from_value(serde_json::json!({
-            "host": "svc2.example.com",
-            "subsets": [{"name": "v1", "labels": {"version": "v1"}}],
-        }))
-        .unwrap();
-        let routing = xds::Routing {
-            virtual_services: vec![("ns".into(), vs)],
-            destination_rules: vec![("ns".into(), dr)],
-        };
-        let mut services: Vec<Service> = (0..8).map(|i| service(i, &["10.0.0.1"])).collect();
-        let mut resources = xds::translate(&services, &routing);
-        let mut snap = Snapshot::new(1, &resources, None, None);
         let mut seed = 7u64;
-        let mut rand = |n: u64| {
+        let mut rand = move |n: u64| {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (seed >> 33) % n
         };
-        for step in 0..300u64 {
+        fn host(r: &mut impl FnMut(u64) -> u64) -> String {
+            match r(6) {
+                0 => "*.example.com".to_owned(),
+                1 => format!("svc{}", r(12)),
+                _ => format!("svc{}.example.com", r(12)),
+            }
+        }
+        fn vs(r: &mut impl FnMut(u64) -> u64) -> Arc<VirtualService> {
+            let mut http = serde_json::json!({"route": [
+                {"destination": {"host": host(r)}, "weight": 50},
+                {"destination": {"host": host(r), "subset": "v1"}, "weight": 50},
+            ]});
+            if r(3) == 0 {
+                http["mirror"] = serde_json::json!({"host": host(r)});
+            }
+            let mut spec = serde_json::json!({"hosts": [host(r)], "http": [http]});
+            if r(4) == 0 {
+                spec["gateways"] = serde_json::json!(["ns/gw"]);
+            }
+            Arc::new(serde_json::from_value(spec).unwrap())
+        }
+        fn dr(r: &mut impl FnMut(u64) -> u64) -> Arc<DestinationRule> {
+            let mut spec = serde_json::json!({
+                "host": host(r),
+                "subsets": [{"name": "v1", "labels": {"version": "v1"}}],
+            });
+            if r(2) == 0 {
+                spec["trafficPolicy"] = serde_json::json!({"loadBalancer": {"consistentHash": {"httpHeaderName": "x"}}});
+            }
+            Arc::new(serde_json::from_value(spec).unwrap())
+        }
+        // The routing objects by name, as the registry view keeps them.
+        let mut vss: BTreeMap<u64, Arc<VirtualService>> = BTreeMap::new();
+        let mut drs: BTreeMap<u64, Arc<DestinationRule>> = BTreeMap::new();
+        let routing_of =
+            |vss: &BTreeMap<u64, Arc<VirtualService>>,
+             drs: &BTreeMap<u64, Arc<DestinationRule>>| xds::Routing {
+                virtual_services: vss.values().map(|v| ("ns".to_owned(), v.clone())).collect(),
+                destination_rules: drs.values().map(|d| ("ns".to_owned(), d.clone())).collect(),
+            };
+        let mut services: Vec<Service> = (0..8).map(|i| service(i, &["10.0.0.1"])).collect();
+        let mut routing = routing_of(&vss, &drs);
+        let mut resources = xds::translate(&services, &routing);
+        let mut snap = Snapshot::new(1, &resources, None, None);
+        let (mut routed, mut partial) = (0, 0);
+        for step in 0..600u64 {
             let before = services.clone();
-            match rand(5) {
+            let old = routing.clone();
+            match rand(8) {
                 0 => services.push(service(rand(12) as usize, &["10.0.0.9"])),
                 1 if !services.is_empty() => {
                     let i = rand(services.len() as u64) as usize;
@@ -247,11 +304,24 @@ mod tests {
                 3 if !services.is_empty() => {
                     let i = rand(services.len() as u64) as usize;
                     let ip = format!("10.0.1.{}", rand(200));
-                    services[i].endpoints = service(0, &[ip.as_str()]).endpoints;
+                    let mut moved = service(0, &[ip.as_str()]).endpoints;
+                    if rand(2) == 0 {
+                        moved[0].labels.insert("version".into(), "v1".into());
+                    }
+                    services[i].endpoints = moved;
                 }
+                4 | 5 => match rand(3) {
+                    0 => drop(vss.remove(&rand(4))),
+                    _ => drop(vss.insert(rand(4), vs(&mut rand))),
+                },
+                6 => match rand(3) {
+                    0 => drop(drs.remove(&rand(3))),
+                    _ => drop(drs.insert(rand(3), dr(&mut rand))),
+                },
                 _ => {}
             }
-            let dirty = xds::incremental::dirty_hosts(&before, &services, &routing);
+            routing = routing_of(&vss, &drs);
+            let dirty = xds::incremental::dirty_hosts(&before, &services, &old, &routing);
             let fresh = xds::incremental::translate_hosts(&services, &dirty, &routing);
             let delta = resources.replace_hosts(&dirty, fresh);
             let full = xds::translate(&services, &routing);
@@ -259,12 +329,31 @@ mod tests {
             let next = snap.with_changes(step + 2, None, &resources, &delta);
             let whole = Snapshot::new(step + 2, &full, None, None);
             assert_eq!(contents(&next), contents(&whole), "step {step}: snapshot differs");
-            if before == services {
+            let hosts: BTreeSet<&str> = services.iter().map(|s| s.host.as_str()).collect();
+            if before == services
+                && same(&old.virtual_services, &routing.virtual_services)
+                && same(&old.destination_rules, &routing.destination_rules)
+            {
                 assert!(dirty.is_empty() && delta.is_empty(), "step {step}: work for no change");
                 assert!(next.same_resources(&snap), "step {step}: an unchanged snapshot moved");
             }
+            if !dirty.is_empty() && dirty.len() < hosts.len() {
+                partial += 1;
+            }
+            if !routing.virtual_services.is_empty() {
+                routed += 1;
+            }
             snap = next;
         }
+        assert!(
+            routed > 100 && partial > 100,
+            "the run is not exercising much: {routed} {partial}"
+        );
+    }
+
+    /// Whether two routing lists hold the same objects.
+    fn same<T>(a: &[(String, Arc<T>)], b: &[(String, Arc<T>)]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(&x.1, &y.1))
     }
 
     /// The endpoint-only path yields exactly what a full translation does, sharing every

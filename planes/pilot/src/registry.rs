@@ -6,13 +6,14 @@
 //! `Healthy` status condition is `True`, as in Istio.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use istio_store::{EventRef, KeyRef, Resource, ResourceRef, Revision};
 use serde::de::DeserializeOwned;
 
 use istio_planes_config::common::StringMap;
 use istio_planes_config::networking::{
-    DestinationRule, Port, Resolution, ServiceEntry, VirtualService, WorkloadEntry,
+    DestinationRule, Port, Resolution, ServiceEntry, Sidecar, VirtualService, WorkloadEntry,
 };
 use istio_planes_view::View;
 
@@ -119,8 +120,9 @@ impl Service {
     }
 }
 
-/// Every ServiceEntry and WorkloadEntry, keyed by `(namespace, name)`.
-#[derive(Debug, Default, Clone, PartialEq)]
+/// Every ServiceEntry and WorkloadEntry, keyed by `(namespace, name)`, and the routing
+/// objects translation reads.
+#[derive(Debug, Default, Clone)]
 pub struct RegistryView {
     revision: Revision,
     /// The last revision that changed a VirtualService or DestinationRule (or the reset
@@ -130,8 +132,13 @@ pub struct RegistryView {
     content_revision: Revision,
     service_entries: BTreeMap<(String, String), ServiceEntryDoc>,
     workload_entries: BTreeMap<(String, String), WorkloadEntryDoc>,
-    /// VirtualService, DestinationRule and Sidecar objects (JSON), decoded when translating.
-    routing: BTreeMap<(String, String, String), Vec<u8>>,
+    /// VirtualServices, decoded once when folded: a translation clones the `Arc`s, and an
+    /// object that did not change keeps its `Arc`, which is how translation tells what changed.
+    virtual_services: BTreeMap<(String, String), Arc<VirtualService>>,
+    /// DestinationRules, as `virtual_services`.
+    destination_rules: BTreeMap<(String, String), Arc<DestinationRule>>,
+    /// Sidecars, as `virtual_services`.
+    sidecars: BTreeMap<(String, String), Arc<Sidecar>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -162,6 +169,19 @@ fn spec_of<T: DeserializeOwned>(object: &[u8], what: &str) -> Option<T> {
     }
 }
 
+/// Decodes a routing object's spec into `map` (or drops a namesake whose spec does not decode).
+fn decode_into<T: DeserializeOwned>(
+    map: &mut BTreeMap<(String, String), Arc<T>>,
+    id: (String, String),
+    object: &[u8],
+    what: &str,
+) {
+    match spec_of::<T>(object, what) {
+        Some(spec) => map.insert(id, Arc::new(spec)),
+        None => map.remove(&id),
+    };
+}
+
 fn endpoint(w: &WorkloadEntry, source: String) -> Endpoint {
     Endpoint {
         address: w.address.clone(),
@@ -180,9 +200,9 @@ impl RegistryView {
         match &*key.resource.to_str() {
             SERVICE_ENTRIES => self.service_entries.remove(&id).map(drop),
             WORKLOAD_ENTRIES => self.workload_entries.remove(&id).map(drop),
-            VIRTUAL_SERVICES | DESTINATION_RULES | SIDECARS => {
-                self.routing.remove(&(key.resource.to_string(), id.0, id.1)).map(drop)
-            }
+            VIRTUAL_SERVICES => self.virtual_services.remove(&id).map(drop),
+            DESTINATION_RULES => self.destination_rules.remove(&id).map(drop),
+            SIDECARS => self.sidecars.remove(&id).map(drop),
             _ => None,
         };
     }
@@ -226,29 +246,25 @@ impl RegistryView {
                     self.workload_entries.remove(&id);
                 }
             },
-            VIRTUAL_SERVICES | DESTINATION_RULES | SIDECARS => {
-                self.routing.insert((key.resource.to_string(), id.0, id.1), r.object.to_vec());
+            VIRTUAL_SERVICES => {
+                decode_into(&mut self.virtual_services, id, r.object, "VirtualService")
             }
+            DESTINATION_RULES => {
+                decode_into(&mut self.destination_rules, id, r.object, "DestinationRule");
+            }
+            SIDECARS => decode_into(&mut self.sidecars, id, r.object, "Sidecar"),
             _ => {}
         }
     }
 
-    fn routing_of<T: DeserializeOwned>(&self, resource: &str, what: &str) -> Vec<(String, T)> {
-        self.routing
-            .iter()
-            .filter(|((res, _, _), _)| res == resource)
-            .filter_map(|((_, ns, _), obj)| spec_of::<T>(obj, what).map(|s| (ns.clone(), s)))
-            .collect()
-    }
-
     /// Every VirtualService, with its namespace, in (namespace, name) order.
-    pub fn virtual_services(&self) -> Vec<(String, VirtualService)> {
-        self.routing_of(VIRTUAL_SERVICES, "VirtualService")
+    pub fn virtual_services(&self) -> Vec<(String, Arc<VirtualService>)> {
+        self.virtual_services.iter().map(|((ns, _), vs)| (ns.clone(), vs.clone())).collect()
     }
 
     /// Every DestinationRule, with its namespace, in (namespace, name) order.
-    pub fn destination_rules(&self) -> Vec<(String, DestinationRule)> {
-        self.routing_of(DESTINATION_RULES, "DestinationRule")
+    pub fn destination_rules(&self) -> Vec<(String, Arc<DestinationRule>)> {
+        self.destination_rules.iter().map(|((ns, _), dr)| (ns.clone(), dr.clone())).collect()
     }
 
     /// The last revision that changed a VirtualService or DestinationRule (or the revision
@@ -258,13 +274,10 @@ impl RegistryView {
     }
 
     /// Every Sidecar, with its namespace and name, in (namespace, name) order.
-    pub fn sidecars(&self) -> Vec<(String, String, istio_planes_config::networking::Sidecar)> {
-        self.routing
+    pub fn sidecars(&self) -> Vec<(String, String, Sidecar)> {
+        self.sidecars
             .iter()
-            .filter(|((res, _, _), _)| res == SIDECARS)
-            .filter_map(|((_, ns, name), obj)| {
-                spec_of(obj, "Sidecar").map(|s| (ns.clone(), name.clone(), s))
-            })
+            .map(|((ns, name), s)| (ns.clone(), name.clone(), Sidecar::clone(s)))
             .collect()
     }
 

@@ -25,6 +25,7 @@ pub mod policy;
 pub mod route;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::core::v3::config_source::ConfigSourceSpecifier;
@@ -92,13 +93,15 @@ pub struct Resources {
 }
 
 /// Routing config the translation applies: VirtualServices and DestinationRules with their
-/// namespaces.
-#[derive(Debug, Default)]
+/// namespaces, in (namespace, name) order. The specs are shared with the registry view, which
+/// keeps an object's `Arc` while it does not change: two `Routing`s taken at different
+/// revisions differ exactly in the entries whose `Arc`s differ ([`incremental`] relies on it).
+#[derive(Clone, Debug, Default)]
 pub struct Routing {
     /// VirtualServices.
-    pub virtual_services: Vec<(String, VirtualService)>,
+    pub virtual_services: Vec<(String, Arc<VirtualService>)>,
     /// DestinationRules.
-    pub destination_rules: Vec<(String, DestinationRule)>,
+    pub destination_rules: Vec<(String, Arc<DestinationRule>)>,
 }
 
 /// Translates services into proxyless xDS resources.
@@ -275,8 +278,8 @@ mod tests {
         assert_eq!(translate(&[service()], &Routing::default()), r);
     }
 
-    fn spec<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
-        serde_json::from_value(v).unwrap()
+    fn spec<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Arc<T> {
+        Arc::new(serde_json::from_value(v).unwrap())
     }
 
     /// A VirtualService splitting traffic between two DestinationRule subsets: weighted
@@ -351,7 +354,7 @@ mod tests {
     fn short_hosts_resolve_in_the_namespace_and_gateway_bound_services_are_ignored() {
         let mut s = service();
         s.host = "echo.prod.svc.cluster.local".into();
-        let vs = |gateways: serde_json::Value| -> VirtualService {
+        let vs = |gateways: serde_json::Value| -> Arc<VirtualService> {
             spec(serde_json::json!({
                 "hosts": ["echo"],
                 "gateways": gateways,

@@ -4,7 +4,7 @@
 //! Istio's traffic-policy merge (top level, then its port-level settings for the port, then the
 //! subset's policy, then the subset's port-level settings).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::Routing;
 use crate::registry::Service;
@@ -20,6 +20,49 @@ const DOMAIN: &str = "svc.cluster.local";
 pub struct Scope<'a> {
     services: BTreeMap<&'a str, &'a Service>,
     routing: &'a Routing,
+    /// The VirtualServices bound to the mesh, by the hosts they name.
+    virtual_services: HostIndex,
+    /// The DestinationRules, by their host.
+    destination_rules: HostIndex,
+}
+
+/// Config objects (indexes into a `Routing` list) by the hosts they name, so finding the
+/// objects for a service host costs a lookup plus the wildcard objects, not a scan of all:
+/// every object whose [`specificity`] for a host can be `Some` is among its [`candidates`](
+/// HostIndex::candidates).
+#[derive(Debug, Default)]
+struct HostIndex {
+    /// By each config host as written and as expanded in its namespace.
+    exact: HashMap<String, Vec<usize>>,
+    /// The objects with a `*.suffix` host.
+    wildcard: Vec<usize>,
+}
+
+impl HostIndex {
+    fn new<'h>(objects: impl Iterator<Item = (usize, &'h str, &'h str)>) -> Self {
+        let mut index = HostIndex::default();
+        for (i, ns, host) in objects {
+            for key in [host.to_owned(), fqdn(host, ns)] {
+                let list = index.exact.entry(key).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+            if host.starts_with("*.") && index.wildcard.last() != Some(&i) {
+                index.wildcard.push(i);
+            }
+        }
+        index
+    }
+
+    /// The objects that may name `host`, in list order.
+    fn candidates(&self, host: &str) -> Vec<usize> {
+        let mut out: Vec<usize> = self.exact.get(host).into_iter().flatten().copied().collect();
+        out.extend(&self.wildcard);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// How well a config host names a service host: higher is more specific.
@@ -54,6 +97,18 @@ fn specificity(config_host: &str, namespace: &str, service_host: &str) -> Option
         .then_some(Specificity::Wildcard(suffix.len()))
 }
 
+/// Whether `config_host`, written in `namespace`, names `service_host` (exactly, after
+/// short-name expansion, or as a `*.suffix` wildcard).
+pub(crate) fn names(config_host: &str, namespace: &str, service_host: &str) -> bool {
+    specificity(config_host, namespace, service_host).is_some()
+}
+
+/// Whether a VirtualService applies to sidecars and proxyless clients (no `gateways`, or
+/// `mesh` among them).
+pub(crate) fn bound_to_mesh(vs: &VirtualService) -> bool {
+    vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == "mesh")
+}
+
 /// The DestinationRule config for one service host: the top-level traffic policy and the
 /// subsets, merged over every rule naming the host equally specifically (Istio merges them;
 /// the first traffic policy and the first subset of a name win).
@@ -79,7 +134,24 @@ impl<'a> Scope<'a> {
         for s in services {
             by_host.entry(s.host.as_str()).or_insert(s);
         }
-        Scope { services: by_host, routing }
+        let virtual_services = HostIndex::new(
+            routing
+                .virtual_services
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, vs))| bound_to_mesh(vs))
+                .flat_map(|(i, (ns, vs))| {
+                    vs.hosts.iter().map(move |h| (i, ns.as_str(), h.as_str()))
+                }),
+        );
+        let destination_rules = HostIndex::new(
+            routing
+                .destination_rules
+                .iter()
+                .enumerate()
+                .map(|(i, (ns, dr))| (i, ns.as_str(), dr.host.as_str())),
+        );
+        Scope { services: by_host, routing, virtual_services, destination_rules }
     }
 
     /// The service with exactly this host.
@@ -101,15 +173,13 @@ impl<'a> Scope<'a> {
     /// among them), with its namespace: the most specific host match, first in order.
     pub fn virtual_service(&self, host: &str) -> Option<(&'a str, &'a VirtualService)> {
         let mut best: Option<(Specificity, &'a str, &'a VirtualService)> = None;
-        for (ns, vs) in &self.routing.virtual_services {
-            if !(vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == "mesh")) {
-                continue;
-            }
+        for i in self.virtual_services.candidates(host) {
+            let Some((ns, vs)) = self.routing.virtual_services.get(i) else { continue };
             let Some(spec) = vs.hosts.iter().filter_map(|h| specificity(h, ns, host)).max() else {
                 continue;
             };
             if best.as_ref().is_none_or(|(b, _, _)| spec > *b) {
-                best = Some((spec, ns.as_str(), vs));
+                best = Some((spec, ns.as_str(), &**vs));
             }
         }
         best.map(|(_, ns, vs)| (ns, vs))
@@ -118,10 +188,11 @@ impl<'a> Scope<'a> {
     /// The DestinationRule config for `host` (see [`Rule`]).
     pub fn destination_rule(&self, host: &str) -> Rule<'a> {
         let matching: Vec<(Specificity, &'a istio_planes_config::networking::DestinationRule)> =
-            self.routing
-                .destination_rules
-                .iter()
-                .filter_map(|(ns, dr)| specificity(&dr.host, ns, host).map(|s| (s, dr)))
+            self.destination_rules
+                .candidates(host)
+                .into_iter()
+                .filter_map(|i| self.routing.destination_rules.get(i))
+                .filter_map(|(ns, dr)| specificity(&dr.host, ns, host).map(|s| (s, &**dr)))
                 .collect();
         let Some(best) = matching.iter().map(|(s, _)| *s).max() else {
             return Rule::default();

@@ -228,6 +228,18 @@ fn set_timeout(action: &mut RouteAction, timeout: Option<Duration>) {
     action.timeout = Some(t);
 }
 
+/// Every destination host (as written) that [`vs_routes`] of `vs` reads the services and
+/// DestinationRules of: route destinations, `mirror` and `mirrors`. The incremental translation
+/// retranslates a VirtualService's hosts when one of these changes, so a new read of another
+/// service in this module must be listed here.
+pub fn destination_hosts(vs: &VirtualService) -> impl Iterator<Item = &str> {
+    vs.http.iter().flat_map(|http| {
+        let routes = http.route.iter().flatten().filter_map(|d| d.destination.as_ref());
+        let mirrors = http.mirrors.iter().filter_map(|m| m.destination.as_ref());
+        routes.chain(http.mirror.as_ref()).chain(mirrors).map(|d| d.host.as_str())
+    })
+}
+
 /// A destination's cluster: its resolved host, its port (else the service's only port, else
 /// the listener's), its subset.
 fn destination_cluster(
